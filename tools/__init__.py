@@ -1,0 +1,7 @@
+"""Tools: typed functions as OpenAI-format specs, and tool calls parsed from model output."""
+
+from tools.calls import ToolBox, ToolCall, ToolError, ToolResult
+from tools.parsing import ParsedAction, parse_action
+from tools.spec import ToolDef, ToolSpec, tool
+
+__all__ = ["ParsedAction", "ToolBox", "ToolCall", "ToolDef", "ToolError", "ToolResult", "ToolSpec", "parse_action", "tool"]

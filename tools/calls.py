@@ -1,0 +1,107 @@
+"""Tool calls, and running them against a set of tools without ever raising.
+
+Every way a call can go wrong (unknown tool, missing or mistyped arguments, the tool's own
+:class:`ToolError`) becomes a :class:`ToolResult` with ``ok=False`` and a message that tells the
+model exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from tools.spec import TOOL_ATTR, ToolDef, ToolSpec, build_tool_def
+
+
+class ToolError(Exception):
+    """Raised by a tool for an error the model caused and should read (bad SQL, missing file)."""
+
+
+class ToolCall(BaseModel):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+
+
+class ToolResult(BaseModel):
+    ok: bool
+    content: str
+    error: str | None = None  # "unknown_tool" | "bad_arguments" | "tool_error" | "tool_crash"
+
+
+class ToolBox:
+    """A named set of callable tools with their specs."""
+
+    def __init__(self, tools: dict[str, tuple[ToolDef, Callable]]):
+        self._tools = tools
+
+    @classmethod
+    def from_object(cls, obj: Any) -> ToolBox:
+        """Collect the ``@tool`` methods of ``obj``, bound to it, in definition order."""
+        found: dict[str, tuple[ToolDef, Callable]] = {}
+        for klass in reversed(type(obj).__mro__):
+            for attr, value in vars(klass).items():
+                tool_def = getattr(value, TOOL_ATTR, None)
+                if tool_def is not None:
+                    found.pop(tool_def.spec.name, None)  # a subclass override moves it last
+                    found[tool_def.spec.name] = (tool_def, getattr(obj, attr))
+        return cls(found)
+
+    @classmethod
+    def from_functions(cls, fns: Iterable[Callable]) -> ToolBox:
+        """Tools from plain functions; undecorated ones are turned into tools on the fly."""
+        found = {}
+        for fn in fns:
+            tool_def = getattr(fn, TOOL_ATTR, None) or build_tool_def(fn)
+            found[tool_def.spec.name] = (tool_def, fn)
+        return cls(found)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self) -> list[ToolSpec]:
+        return [d.spec for d, _ in self._tools.values()]
+
+    def definition(self, name: str) -> ToolDef:
+        return self._tools[name][0]
+
+    def call(self, call: ToolCall) -> ToolResult:
+        if call.name not in self._tools:
+            return ToolResult(
+                ok=False,
+                error="unknown_tool",
+                content=f"Error: unknown tool {call.name!r}. Available tools: {', '.join(self._tools)}.",
+            )
+        tool_def, fn = self._tools[call.name]
+        try:
+            args = tool_def.args_model.model_validate(call.arguments)
+        except ValidationError as e:
+            return ToolResult(ok=False, error="bad_arguments", content=describe_validation_error(call.name, tool_def, e))
+        try:
+            value = fn(**{k: getattr(args, k) for k in type(args).model_fields})
+        except ToolError as e:
+            return ToolResult(ok=False, error="tool_error", content=f"Error: {e}")
+        except Exception as e:  # a tool bug must not kill the episode; the model sees a plain message
+            return ToolResult(ok=False, error="tool_crash", content=f"Error: tool {call.name!r} failed: {type(e).__name__}: {e}")
+        if inspect.isawaitable(value):
+            raise TypeError(f"tool {call.name!r} is async; ToolBox.call runs sync tools only")
+        return ToolResult(ok=True, content=value if isinstance(value, str) else str(value))
+
+
+def describe_validation_error(name: str, tool_def: ToolDef, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        if item["type"] == "missing":
+            problems.append(f"missing required argument {where!r}")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"unexpected argument {where!r}")
+        else:
+            problems.append(f"argument {where!r}: {item['msg']} (got {item.get('input')!r})")
+    params = tool_def.spec.parameters.get("properties", {})
+    signature = ", ".join(f"{p}: {s.get('type', 'any')}" for p, s in params.items())
+    return f"Error: bad arguments for {name}({signature}): " + "; ".join(problems) + "."

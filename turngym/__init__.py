@@ -1,0 +1,10 @@
+"""turngym: a gym for training LLM agents that use tools over many turns.
+
+``import turngym`` registers every env, so ``gymnasium.make("turngym/SQL-v0")`` works after it.
+"""
+
+from envs import Task, TaskSet, ToolEnv, make, register, registered
+from tools import tool
+
+__version__ = "0.1.0"
+__all__ = ["Task", "TaskSet", "ToolEnv", "make", "register", "registered", "tool"]

@@ -1,0 +1,113 @@
+"""The ``turngym`` command line: list envs, check them, evaluate policies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from envs import make, registered
+from envs.checker import check_multiturn
+from envs.tasks import SPLITS
+
+app = typer.Typer(help="turngym: train and evaluate LLM agents that use tools over many turns.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_envs() -> None:
+    """List registered envs with their split sizes."""
+    table = Table("env", "train", "val", "test", "description")
+    for env_id, entry in sorted(registered().items()):
+        env = make(env_id)
+        sizes = env.tasks.sizes()
+        env.close()
+        table.add_row(env_id, *(str(sizes[s]) for s in SPLITS), entry.description)
+    console.print(table)
+
+
+@app.command("check-env")
+def check_env_cmd(
+    env_id: str,
+    split: str = typer.Option("train", help="split to draw tasks from"),
+    fuzz: int = typer.Option(200, help="number of fuzzed malformed actions"),
+) -> None:
+    """Run gymnasium's env checker plus turngym's multi-turn invariants."""
+    import gymnasium as gym
+
+    make(env_id)  # fail fast, with the registry's message, on an unknown id
+    results = check_multiturn(lambda: gym.make(_full_id(env_id), split=split), n_fuzz=fuzz)
+    table = Table("check", "result", "detail")
+    for r in results:
+        table.add_row(r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", r.detail)
+    console.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_cmd(
+    env_id: str,
+    policy: str = typer.Option("oracle", help="oracle | random | openai:MODEL@URL"),
+    split: str = typer.Option("test", help="train | val | test"),
+    n: Optional[int] = typer.Option(None, "-n", help="number of tasks (default: the whole split)"),
+    samples: int = typer.Option(1, help="samples per task (pass@k when > 1)"),
+    concurrency: int = typer.Option(32, help="episodes in flight"),
+    temperature: float = typer.Option(0.0, help="sampling temperature"),
+    max_tokens: int = typer.Option(512, help="max tokens per reply"),
+    max_turns: Optional[int] = typer.Option(None, help="override the env's max turns"),
+    seed: int = typer.Option(0, help="base seed"),
+    out: Path = typer.Option(Path("runs/eval"), help="folder for results.json and trajectories.jsonl"),
+) -> None:
+    """Evaluate a policy on a split; writes results.json and trajectories.jsonl."""
+    from agents import RolloutConfig, SamplingParams, make_policy, rollout, write_jsonl
+    from agents.evaluation import choose_episodes, summarize
+
+    if split not in SPLITS:
+        raise typer.BadParameter(f"split must be one of {list(SPLITS)}", param_hint="--split")
+    env_kwargs = {"split": split, **({"max_turns": max_turns} if max_turns else {})}
+    probe = make(env_id, **env_kwargs)
+    episodes = choose_episodes(probe.tasks, split, n, samples=samples, seed=seed)
+    tasks = probe.tasks
+    probe.close()
+    if not episodes:
+        raise typer.BadParameter(f"split {split!r} of {env_id} has no tasks")
+    pol = make_policy(policy, seed=seed)
+    config = RolloutConfig(
+        concurrency=concurrency, sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens)
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        job = bar.add_task(f"{env_id} [{split}] {pol.name}", total=len(episodes))
+        trajs = asyncio.run(
+            rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), pol, episodes, config, env_id=_full_id(env_id), on_done=lambda _: bar.advance(job))
+        )
+    summary = summarize(trajs)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / "trajectories.jsonl", trajs)
+    results = {"env": _full_id(env_id), "split": split, "policy": pol.name, **summary.model_dump()}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    table = Table("metric", "value", title=f"{_full_id(env_id)} · {split} · {pol.name}")
+    for key, value in summary.model_dump().items():
+        if key == "pass_at_k":
+            for k, v in value.items():
+                table.add_row(f"pass@{k}", f"{v:.3f}")
+        else:
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"wrote {out / 'results.json'} and {out / 'trajectories.jsonl'}")
+
+
+def _full_id(env_id: str) -> str:
+    from envs.registry import env_id as normalize
+
+    return normalize(env_id)
+
+
+if __name__ == "__main__":
+    app()
