@@ -30,6 +30,14 @@ def register_oracle(family: str, plan: OraclePlan) -> None:
     _ORACLES[family] = plan
 
 
+def oracle_action(turn: int, info: dict[str, Any]) -> str:
+    """The oracle's action at assistant turn ``turn`` of the episode whose reset info is ``info``."""
+    family = info.get("family")
+    if family not in _ORACLES:
+        raise KeyError(f"no oracle plan for env family {family!r}; known: {sorted(_ORACLES)}")
+    return _ORACLES[family](turn, info)
+
+
 def _assistant_turns(messages: list[dict[str, Any]]) -> int:
     return sum(m.get("role") == "assistant" for m in messages)
 
@@ -40,13 +48,7 @@ class OraclePolicy:
     name = "oracle"
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
-        out = []
-        for req in requests:
-            family = req.info.get("family")
-            if family not in _ORACLES:
-                raise KeyError(f"no oracle plan for env family {family!r}; known: {sorted(_ORACLES)}")
-            out.append(Completion(text=_ORACLES[family](_assistant_turns(req.messages), req.info)))
-        return out
+        return [Completion(text=oracle_action(_assistant_turns(r.messages), r.info)) for r in requests]
 
 
 class RandomPolicy:

@@ -1,7 +1,7 @@
 """turngym environments: the ``ToolEnv`` contract, tasks and splits, and the registry.
 
-Importing this package registers the built-in families with gymnasium and loads third-party
-envs from the ``turngym.envs`` entry-point group.
+Importing this package registers the built-in families with gymnasium.  Third-party envs (the
+``turngym.envs`` entry-point group) load on ``import turngym`` or the first ``registered()``/``make()``.
 """
 
 from envs.core import ToolEnv
@@ -14,7 +14,6 @@ register(
     "envs.sql.env:SQLEnv",
     description="Answer questions over real SQLite databases (11 generated domains + Chinook)",
 )
-load_plugins()
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Task", "TaskSet", "TextSpace", "ToolEnv",

@@ -58,7 +58,7 @@ class ToolEnv(gym.Env[list, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.tasks = tasks
         self.split = check_split(split)
-        self.max_turns = max_turns or self.default_max_turns
+        self.max_turns = self.default_max_turns if max_turns is None else max_turns
         if self.max_turns < 1:
             raise ValueError(f"max_turns must be >= 1, got {max_turns}")
         self.render_mode = render_mode

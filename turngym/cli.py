@@ -41,7 +41,10 @@ def check_env_cmd(
     """Run gymnasium's env checker plus turngym's multi-turn invariants."""
     import gymnasium as gym
 
-    make(env_id)  # fail fast, with the registry's message, on an unknown id
+    try:
+        make(env_id)  # fail fast, with the registry's message, on an unknown id
+    except (KeyError, ValueError) as e:
+        _fail(e)
     results = check_multiturn(lambda: gym.make(_full_id(env_id), split=split), n_fuzz=fuzz)
     table = Table("check", "result", "detail")
     for r in results:
@@ -72,13 +75,16 @@ def eval_cmd(
     if split not in SPLITS:
         raise typer.BadParameter(f"split must be one of {list(SPLITS)}", param_hint="--split")
     env_kwargs = {"split": split, **({"max_turns": max_turns} if max_turns else {})}
-    probe = make(env_id, **env_kwargs)
+    try:
+        probe = make(env_id, **env_kwargs)
+        pol = make_policy(policy, seed=seed)
+    except (KeyError, ValueError) as e:
+        _fail(e)
     episodes = choose_episodes(probe.tasks, split, n, samples=samples, seed=seed)
     tasks = probe.tasks
     probe.close()
     if not episodes:
         raise typer.BadParameter(f"split {split!r} of {env_id} has no tasks")
-    pol = make_policy(policy, seed=seed)
     config = RolloutConfig(
         concurrency=concurrency, sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens)
     )
@@ -101,6 +107,12 @@ def eval_cmd(
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"wrote {out / 'results.json'} and {out / 'trajectories.jsonl'}")
+
+
+def _fail(error: Exception) -> None:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(2)
 
 
 def _full_id(env_id: str) -> str:
