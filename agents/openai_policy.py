@@ -11,18 +11,23 @@ import asyncio
 import json
 import os
 
+import httpx
 import openai
 
 from agents.policy import Completion, Request, SamplingParams
 
 
 class OpenAIPolicy:
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None, native_tools: bool = False, timeout: float = 120.0):
+    def __init__(
+        self, model: str, base_url: str | None = None, api_key: str | None = None, native_tools: bool = False, timeout: float = 120.0,
+        http_client: httpx.AsyncClient | None = None,
+    ):
         self.model = model
         self.name = f"openai:{model}"
         self.native_tools = native_tools
         self.client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=timeout, max_retries=2
+            base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=timeout, max_retries=2,
+            http_client=http_client,
         )
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
@@ -30,14 +35,13 @@ class OpenAIPolicy:
 
     async def _one(self, req: Request, sampling: SamplingParams) -> Completion:
         extra = {"tools": req.tools} if self.native_tools and req.tools else {}
+        extra.update({k: v for k, v in (("stop", sampling.stop), ("seed", sampling.seed)) if v is not None})
         resp = await self.client.chat.completions.create(
             model=self.model,
             messages=[_wire(m) for m in req.messages],
             temperature=sampling.temperature,
             top_p=sampling.top_p,
             max_tokens=sampling.max_tokens,
-            stop=sampling.stop,
-            seed=sampling.seed,
             **extra,
         )
         choice = resp.choices[0]

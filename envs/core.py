@@ -27,6 +27,7 @@ A family subclasses ``ToolEnv``, writes ``@tool`` methods, and implements :meth:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from typing import Any
@@ -99,7 +100,7 @@ class ToolEnv(gym.Env[list, str]):
         self._result: dict[str, Any] | None = None
         self.start_task(self.task)
         obs = [
-            {"role": "system", "content": self.system_prompt()},
+            {"role": "system", "content": self._system_prompt},
             {"role": "user", "content": self.task_prompt(self.task)},
         ]
         self._transcript = list(obs)
@@ -148,7 +149,12 @@ class ToolEnv(gym.Env[list, str]):
             raise ValueError(f"outcome must lie in [0, 1], got {outcome}")
         self._result = {"outcome": float(outcome), "success": outcome >= 1.0, **extra}
 
+    @functools.cached_property
+    def _system_prompt(self) -> str:
+        return self.system_prompt()
+
     def system_prompt(self) -> str:
+        """The tool specs and the calling convention; computed once per env."""
         tools = json.dumps([spec.openai() for spec in self.toolbox.specs()], indent=1)
         return (
             f"{self.system_intro}\n\nYou have these tools:\n{tools}\n\n"

@@ -8,6 +8,7 @@ in training.  The build is deterministic: the same version always yields the sam
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -42,8 +43,15 @@ class SQLTaskSet(JsonlTaskSet):
 
 
 def load_sql_tasks(root: Path | None = None) -> SQLTaskSet:
-    """The built-in SQL task set, building it first if the cache lacks it."""
-    root = Path(root) if root else cache_root() / DATA_VERSION
+    """The built-in SQL task set, building it first if the cache lacks it.
+
+    Read-only and shared: every env made in this process reuses one index per folder.
+    """
+    return _load(Path(root) if root else cache_root() / DATA_VERSION)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(root: Path) -> SQLTaskSet:
     if not (root / "test.jsonl").exists():
         build_sql_data(root)
     return SQLTaskSet(root)

@@ -1,0 +1,48 @@
+"""OpenAIPolicy speaks the chat-completions wire format (checked against a recorded-shape server)."""
+
+import json
+
+import httpx
+
+from agents.openai_policy import OpenAIPolicy
+from agents.policy import Request, SamplingParams
+
+
+def server(reply: dict, seen: list):
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        body = {
+            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": reply.get("finish_reason", "stop"), "message": {"role": "assistant", **reply["message"]}}],
+        }
+        return httpx.Response(200, json=body)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+REQ = Request(
+    messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": "q"},
+              {"role": "assistant", "content": "<tool_call>{}</tool_call>"}, {"role": "tool", "name": "list_tables", "content": "a (3 rows)"}],
+    tools=[{"type": "function", "function": {"name": "list_tables", "description": "d", "parameters": {"type": "object", "properties": {}}}}],
+)
+
+
+async def test_request_shape_and_text_reply():
+    seen = []
+    policy = OpenAIPolicy("m", base_url="http://test/v1", http_client=server({"message": {"content": "hello"}}, seen))
+    (out,) = await policy.generate([REQ], SamplingParams(temperature=0.5, max_tokens=7))
+    assert out.text == "hello" and out.finish_reason == "stop" and out.token_ids is None
+    body = seen[0]
+    assert body["model"] == "m" and body["temperature"] == 0.5 and body["max_tokens"] == 7
+    assert body["messages"][3] == {"role": "user", "content": "[list_tables result]\na (3 rows)"}
+    assert "tools" not in body and "stop" not in body and "seed" not in body
+
+
+async def test_structured_tool_calls_become_hermes_text_and_length_is_reported():
+    seen = []
+    msg = {"content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "describe_table", "arguments": '{"table": "a"}'}}]}
+    policy = OpenAIPolicy("m", base_url="http://test/v1", native_tools=True, http_client=server({"message": msg, "finish_reason": "length"}, seen))
+    (out,) = await policy.generate([REQ], SamplingParams())
+    assert out.text == '<tool_call>{"name": "describe_table", "arguments": {"table": "a"}}</tool_call>'
+    assert out.finish_reason == "length"
+    assert seen[0]["tools"] == REQ.tools
