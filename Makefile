@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.turngym-installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup services demo test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# Machine-level parts (Docker engine, sandbox image, vLLM venv); see scripts/setup.sh.
+services:
+	bash scripts/setup.sh
+
 demo: setup
 	$(VENV)/bin/turngym list
 	$(VENV)/bin/turngym check-env SQL-v0
 	$(VENV)/bin/turngym eval SQL-v0 --policy oracle --split test --out runs/demo/oracle
 	$(VENV)/bin/turngym eval SQL-v0 --policy random --split test --out runs/demo/random
 
-test: setup
+test: setup services
 	$(PY) -m pytest
 
 test-fast: setup

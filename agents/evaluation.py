@@ -21,7 +21,10 @@ from envs.tasks import TaskSet
 
 def choose_episodes(tasks: TaskSet, split: str, n: int | None, samples: int = 1, seed: int = 0) -> list[Episode]:
     """The first ``n`` tasks of ``split`` (all if None), ``samples`` episodes each."""
-    ids = list(tasks.ids(split))[: n or None]
+    if (n is not None and n < 0) or samples < 1:
+        raise ValueError(f"need n >= 0 (or None) and samples >= 1, got n={n}, samples={samples}")
+    ids = list(tasks.ids(split))
+    ids = ids if n is None else ids[:n]
     return [Episode(task_id=t, seed=seed + i, sample=s) for i, t in enumerate(ids) for s in range(samples)]
 
 

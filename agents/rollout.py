@@ -4,19 +4,25 @@ Episodes share a pool of envs (one per concurrent slot, reused across episodes).
 worker threads, so a slow tool (a sandbox, a big query) overlaps with other episodes' generation.
 A policy call that fails is retried with backoff; after the last try the episode is returned with
 ``failed=True`` and the error, never dropped.
+
+Token-level policies (those with ``start_conversation``, e.g. :class:`agents.vllm_policy.VLLMPolicy`)
+get one :class:`agents.tokens.TokenConversation` per episode: each turn's request is the exact
+token sequence so far, the sampled ids are appended verbatim and the observation ids after the
+env step, so the trajectory carries token ids, logprobs and the loss mask.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from agents.policy import Policy, Request, SamplingParams
+from agents.policy import Completion, Policy, Request, SamplingParams
+from agents.tokens import ContextExhausted
 from agents.trajectory import Trajectory, Turn
 
 
@@ -27,10 +33,11 @@ class Episode(BaseModel):
 
 
 class RolloutConfig(BaseModel):
-    concurrency: int = 32
-    retries: int = 3
-    retry_backoff: float = 0.5  # seconds, doubled per try
+    concurrency: int = Field(32, ge=1)
+    retries: int = Field(3, ge=1)  # tries per policy call, the first included
+    retry_backoff: float = Field(0.5, ge=0)  # seconds, doubled per try
     sampling: SamplingParams = SamplingParams()
+    request_timeout: float | None = Field(None, gt=0)  # seconds per policy call; a timeout is retried
 
 
 async def rollout(
@@ -76,37 +83,57 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
     sampling = config.sampling
     if ep.seed is not None and sampling.seed is None:
         sampling = sampling.model_copy(update={"seed": ep.seed * 1000 + ep.sample})
+    conv = policy.start_conversation(obs) if hasattr(policy, "start_conversation") else None
+    if conv is not None:
+        traj.prompt_ids = list(conv.prompt_ids)
     done = False
     while not done:
-        request = Request(messages=traj.conversation(), tools=tools, info=info)
+        if conv is not None:
+            call = lambda: policy.generate_tokens([conv], sampling)  # noqa: E731
+        else:
+            request = Request(messages=traj.conversation(), tools=tools, info=info)
+            call = lambda: policy.generate([request], sampling)  # noqa: E731
         try:
-            completion = await _generate_with_retry(policy, request, sampling, config)
+            completion = await _generate_with_retry(call, config)
+        except ContextExhausted:
+            traj.finish_reason = "length"
+            break
         except Exception as e:
             traj.failed, traj.error = True, f"policy failed after {config.retries} tries: {type(e).__name__}: {e}"
             break
+        action = completion.text
+        if conv is not None:
+            action = conv.add_completion(completion.token_ids or [], completion.logprobs, completion.finish_reason)
         try:
-            obs, reward, terminated, truncated, step_info = await asyncio.to_thread(env.step, completion.text)
+            obs, reward, terminated, truncated, step_info = await asyncio.to_thread(env.step, action)
         except Exception as e:  # an env bug: keep the episode, marked, so it is seen and not averaged in
             traj.failed, traj.error = True, f"env.step raised {type(e).__name__}: {e}"
             break
+        done = terminated or truncated
+        observation_ids = conv.add_observation(obs, final=done) if conv is not None else None
         traj.turns.append(
             Turn(
-                action=completion.text, observation=obs, reward=float(reward), terminated=terminated,
+                action=action, observation=obs, reward=float(reward), terminated=terminated,
                 truncated=truncated, info=step_info, token_ids=completion.token_ids,
-                logprobs=completion.logprobs, finish_reason=completion.finish_reason,
+                logprobs=completion.logprobs, finish_reason=completion.finish_reason, observation_ids=observation_ids,
             )
         )
-        done = terminated or truncated
+        if done:
+            traj.finish_reason = "stop" if terminated else "max_turns"
+    if traj.failed:
+        traj.finish_reason = "error"
     traj.wall_time = time.perf_counter() - start
     return traj
 
 
-async def _generate_with_retry(policy: Policy, request: Request, sampling: SamplingParams, config: RolloutConfig):
+async def _generate_with_retry(call: Callable[[], Awaitable[list[Completion]]], config: RolloutConfig) -> Completion:
     delay = config.retry_backoff
     for attempt in range(config.retries):
         try:
-            (completion,) = await policy.generate([request], sampling)
+            (completion,) = await asyncio.wait_for(call(), config.request_timeout)
             return completion
+        except ContextExhausted:
+            raise
         except Exception:
             if attempt == config.retries - 1:
                 raise

@@ -50,3 +50,5 @@ def test_bad_arguments_fail_with_a_clear_message(tmp_path):
     assert result.exit_code == 2 and "no env 'turngym/Nope-v0'" in result.output
     result = runner.invoke(app, ["eval", "SQL-v0", "--policy", "gpt", "-n", "1", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown policy 'gpt'" in result.output
+    result = runner.invoke(app, ["eval", "SQL-v0", "-n", "0", "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "-n" in result.output and "greater than or equal to 1" in result.output

@@ -8,6 +8,7 @@ from math import comb
 
 import pytest
 from gymnasium.utils.env_checker import check_env
+from pydantic import ValidationError
 
 from agents import (
     Episode,
@@ -397,7 +398,6 @@ def test_choose_episodes_ids_seeds_samples():
     assert [(e.task_id, e.seed) for e in choose_episodes(TASKS, "test", None, seed=7)] == [("test0", 7)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: agents/evaluation.py:24 `ids[: n or None]` treats n=0 as 'all tasks'")
 def test_choose_episodes_zero_tasks_is_empty():
     assert choose_episodes(TASKS, "train", 0) == []
 
@@ -585,3 +585,9 @@ def test_action_and_observation_spaces_contain_what_the_env_uses(env):
     obs, *_ = env.step(ADD)
     assert env.observation_space.contains(obs)
     assert json.dumps(obs)
+
+
+@pytest.mark.parametrize("field, value", [("retries", 0), ("concurrency", 0), ("retry_backoff", -1.0)])
+def test_rollout_config_rejects_values_that_would_drop_episodes(field, value):
+    with pytest.raises(ValidationError, match=field):
+        RolloutConfig(**{field: value})

@@ -79,11 +79,6 @@ def test_results_match_accepts_lists_from_sqlite():
 
 
 @pytest.mark.timeout(2)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: envs/sql/reward.py:56 enumerates itertools.product over all candidate column maps "
-    "(width**width tuples): 2 rows x 8 columns with equal column multisets takes ~6 s, 9 columns minutes",
-)
 def test_results_match_column_search_is_not_exponential():
     width = 8
     gold = [(0,) * width, (1,) * width]
@@ -111,11 +106,6 @@ def test_is_ordered(sql, expected):
     assert is_ordered(sql) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sqlglot.errors.TokenError,
-    reason="BUG: envs/sql/reward.py:78 catches only ParseError; an unterminated string raises sqlglot TokenError",
-)
 def test_is_ordered_unparseable_text_is_false():
     assert is_ordered("SELECT 'abc") is False
 
@@ -251,31 +241,28 @@ def test_check_gold_tie_at_the_limit_cut_is_rejected(conn):
     assert check_gold(conn, "select name from t order by score desc limit 1") == [("a",)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AmbiguousGold,
-    reason="BUG: envs/sql/verify.py:47 appends ORDER BY 2 as the constant 2, so every row 'ties' and a fair query is rejected",
-)
 def test_check_gold_order_by_ordinal(conn):
     assert check_gold(conn, "select name, score from t order by 2 desc limit 1") == [("a", 30)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=sqlite3.OperationalError,
-    reason="BUG: envs/sql/verify.py:47-48 re-selects an ORDER BY alias (ORDER BY c) in the SELECT list; "
-    "SQLite fails with 'no such column: c' (raw sqlite3 error, not AmbiguousGold)",
-)
 def test_check_gold_order_by_alias(conn):
     sql = "select count(*) as c, score from t group by score order by c desc limit 1"
     assert check_gold(conn, sql) == [(2, 20)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: envs/sql/verify.py:49-50 ignores OFFSET: the tie window is full[:len(rows)+1] from row 0, "
-    "so a tie at an OFFSET cut (b/c at 20 with LIMIT 1 OFFSET 1) is accepted",
-)
 def test_check_gold_tie_at_offset_cut_is_rejected(conn):
     with pytest.raises(AmbiguousGold):
         check_gold(conn, "select name from t order by score desc limit 1 offset 1")
+
+
+def test_blob_never_equals_the_text_of_its_hex_digits():
+    assert not results_match([(b"\xab\xcd",)], [("abcd",)], ordered=False)
+    assert results_match([(b"\xab\xcd",)], [(b"\xab\xcd",)], ordered=False)
+
+
+def test_results_match_finds_the_column_map_among_identical_candidates():
+    # Columns 0 and 1 of pred hold the same values; only mapping (2, 0, 1) lines the rows up.
+    gold = [(1, "x", "x"), (2, "y", "y")]
+    pred = [("x", "x", 1), ("y", "y", 2)]
+    assert results_match(pred, gold, ordered=True)
+    assert not results_match([("x", "y", 1), ("y", "x", 2)], gold, ordered=False)

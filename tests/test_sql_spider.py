@@ -163,6 +163,19 @@ def test_sql_env_runs_a_spider_task(spider_root):
         env.close()
 
 
+async def test_oracle_solves_every_spider_task_through_the_tools(spider_root):
+    from agents import OraclePolicy, RolloutConfig, rollout
+    from agents.evaluation import choose_episodes
+    from envs.sql.env import SQLEnv
+
+    tasks = spider(spider_root)
+    for split in ("train", "val"):
+        episodes = choose_episodes(tasks, split, None)
+        trajs = await rollout(lambda: SQLEnv(split=split, tasks=tasks), OraclePolicy(), episodes, RolloutConfig(concurrency=2))
+        assert episodes and [t.outcome for t in trajs] == [1.0] * len(episodes)
+        assert all(t.turns[-1].info["tool_calls"]["submit_sql"] == 1 for t in trajs)
+
+
 def test_question_files_are_parsed_lazily_per_split(spider_root):
     write(spider_root / "dev.json", [{"db_id": "shop", "query": "SELECT 1"}])  # no question
     tasks = spider(spider_root)

@@ -63,7 +63,10 @@ def _parse(action: Any) -> ParsedAction:
     if isinstance(action, dict):
         if "tool_calls" in action or "role" in action:
             calls = action.get("tool_calls") or []
-            parsed = ParsedAction(text=action.get("content") or "", calls=[_structured(c, i) for i, c in enumerate(calls)])
+            if not isinstance(calls, list):
+                raise _ParseError(f'Error: "tool_calls" must be a list of calls, got {type(calls).__name__}.')
+            text = _content_text(action.get("content"))
+            parsed = ParsedAction(text=text, calls=[_structured(c, i) for i, c in enumerate(calls)])
             if not calls and parsed.text:
                 return _parse_text(parsed.text)
             return parsed
@@ -73,6 +76,28 @@ def _parse(action: Any) -> ParsedAction:
     if isinstance(action, str):
         return _parse_text(action)
     raise _ParseError(f"Error: an action must be text or a tool call, got {type(action).__name__}.")
+
+
+def _content_text(content: Any) -> str:
+    """A message's content as text: a string, or OpenAI's list of ``{"type": "text"}`` parts."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content):
+        return "".join(p["text"] for p in content)
+    raise _ParseError(
+        f'Error: message "content" must be text or a list of {{"type": "text", "text": ...}} parts, '
+        f"got {type(content).__name__}."
+    )
+
+
+def _loads(raw: str) -> Any:
+    """``json.loads`` whose failures (bad JSON, absurd nesting) all become ``ValueError``."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _parse_text(text: str) -> ParsedAction:
@@ -87,8 +112,8 @@ def _parse_text(text: str) -> ParsedAction:
         raise _ParseError(f"Error: a <tool_call> tag is not closed with </tool_call>. Write: {CALL_EXAMPLE}")
     for candidate in _FENCE.findall(text) or _json_objects(text):
         try:
-            obj = json.loads(candidate)
-        except json.JSONDecodeError:
+            obj = _loads(candidate)
+        except ValueError:
             continue
         if isinstance(obj, dict) and "name" in obj:
             return ParsedAction(text=text.replace(candidate, "").strip(), calls=[_from_obj(obj, "the JSON object")])
@@ -121,12 +146,9 @@ def _json_objects(text: str) -> list[str]:
 
 def _from_json(raw: str, where: str) -> ToolCall:
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise _ParseError(
-            f"Error: {where} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}). "
-            f"Write: {CALL_EXAMPLE}"
-        ) from None
+        obj = _loads(raw)
+    except ValueError as e:
+        raise _ParseError(f"Error: {where} is not valid JSON ({e}). Write: {CALL_EXAMPLE}") from None
     return _from_obj(obj, where)
 
 
@@ -139,11 +161,13 @@ def _from_obj(obj: Any, where: str) -> ToolCall:
     args = obj.get("arguments", obj.get("parameters", {}))
     if isinstance(args, str):  # some models double-encode arguments
         try:
-            args = json.loads(args) if args.strip() else {}
-        except json.JSONDecodeError as e:
-            raise _ParseError(f'Error: "arguments" of {name} is a string that is not valid JSON ({e.msg}).') from None
+            args = _loads(args) if args.strip() else {}
+        except ValueError as e:
+            raise _ParseError(f'Error: "arguments" of {name} is a string that is not valid JSON ({e}).') from None
     if not isinstance(args, dict):
         raise _ParseError(f'Error: "arguments" of {name} must be a JSON object, got {type(args).__name__}.')
+    if not all(isinstance(key, str) for key in args):
+        raise _ParseError(f'Error: "arguments" of {name} must have string keys (argument names).')
     call_id = obj.get("id")
     return ToolCall(name=name, arguments=args, id=call_id if isinstance(call_id, str) else None)
 

@@ -7,13 +7,12 @@ permutation of its columns makes the results equal.  Floats compare after roundi
 ``1`` equals ``1.0`` (SQLite's own typing makes that distinction arbitrary).
 
 Partial signals, reported separately (``info["reward_parts"]``): ``syntax_valid`` is 1.0 when
-sqlglot parses the prediction as SQLite; ``schema_overlap`` is the Jaccard overlap of the
+sqlglot parses the prediction as a SQLite query; ``schema_overlap`` is the Jaccard overlap of the
 tables and columns the two queries mention.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -27,9 +26,7 @@ def normalize_value(value: object) -> object:
     if isinstance(value, float):
         value = round(value, 6)
         return int(value) if value.is_integer() else value
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+    return value  # bytes stay bytes: a BLOB never equals the text of its hex digits
 
 
 def normalize_rows(rows: Sequence[Sequence[object]]) -> list[Row]:
@@ -37,7 +34,13 @@ def normalize_rows(rows: Sequence[Sequence[object]]) -> list[Row]:
 
 
 def results_match(pred: Sequence[Sequence[object]], gold: Sequence[Sequence[object]], ordered: bool) -> bool:
-    """Execution match of two result sets (see module docstring)."""
+    """Execution match of two result sets (see module docstring).
+
+    The column permutation is found by backtracking: gold column ``i`` is mapped to an unused pred
+    column with the same value multiset, and a partial map survives only while the rows projected
+    on the columns mapped so far still match (as a multiset, or as a list when ``ordered``).
+    Identical pred columns are interchangeable, so only the first unused one of a kind is tried.
+    """
     pred, gold = normalize_rows(pred), normalize_rows(gold)
     if len(pred) != len(gold):
         return False
@@ -46,20 +49,32 @@ def results_match(pred: Sequence[Sequence[object]], gold: Sequence[Sequence[obje
     width = len(gold[0])
     if len(pred[0]) != width:
         return False
-    gold_cols = [Counter(sort_key(r[i]) for r in gold) for i in range(width)]
-    pred_cols = [Counter(sort_key(r[i]) for r in pred) for i in range(width)]
-    # Candidate positions for each gold column: pred columns with the same value multiset.
-    options = [[j for j in range(width) if pred_cols[j] == gold_cols[i]] for i in range(width)]
+    gold_cols = [tuple(sort_key(r[i]) for r in gold) for i in range(width)]
+    pred_cols = [tuple(sort_key(r[j]) for r in pred) for j in range(width)]
+    gold_bags = [Counter(c) for c in gold_cols]
+    pred_bags = [Counter(c) for c in pred_cols]
+    options = [[j for j in range(width) if pred_bags[j] == gold_bags[i]] for i in range(width)]
     if any(not o for o in options):
         return False
-    gold_cmp = gold if ordered else Counter(gold)
-    for perm in itertools.product(*options):
-        if len(set(perm)) != width:
-            continue
-        permuted = [tuple(r[j] for j in perm) for r in pred]
-        if (permuted if ordered else Counter(permuted)) == gold_cmp:
+
+    def project(cols: list[tuple], picks: list[int]) -> object:
+        rows = list(zip(*(cols[k] for k in picks)))
+        return rows if ordered else Counter(rows)
+
+    def extend(picks: list[int]) -> bool:
+        depth = len(picks)
+        if depth == width:
             return True
-    return False
+        tried: set[tuple] = set()
+        for j in options[depth]:
+            if j in picks or pred_cols[j] in tried:
+                continue
+            tried.add(pred_cols[j])
+            if project(pred_cols, picks + [j]) == project(gold_cols, list(range(depth + 1))) and extend(picks + [j]):
+                return True
+        return False
+
+    return extend([])
 
 
 def sort_key(value: object) -> tuple[int, object]:
@@ -68,6 +83,8 @@ def sort_key(value: object) -> tuple[int, object]:
         return (0, 0)
     if isinstance(value, (int, float)):
         return (1, value)
+    if isinstance(value, bytes):
+        return (3, value)
     return (2, str(value))
 
 
@@ -75,16 +92,22 @@ def is_ordered(sql: str) -> bool:
     """Whether the query's top-level SELECT has an ORDER BY (so row order is part of the answer)."""
     try:
         tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.ParseError:
+    except sqlglot.errors.SqlglotError:
         return False
     return tree.args.get("order") is not None
 
 
 def syntax_valid(sql: str) -> float:
+    """1.0 when ``sql`` parses as a SQLite query (SELECT, set operation, WITH ... SELECT, VALUES).
+
+    sqlglot reads a lone expression such as ``SELEC nonsense`` as an aliased column, so a parse
+    alone is not enough: the tree's root must be a query.
+    """
     try:
-        return float(sqlglot.parse_one(sql, read="sqlite") is not None)
+        tree = sqlglot.parse_one(sql, read="sqlite")
     except sqlglot.errors.SqlglotError:
         return 0.0
+    return float(isinstance(tree, (exp.Query, exp.Values)))
 
 
 def schema_items(sql: str) -> set[str]:

@@ -18,8 +18,8 @@ def check_gold(conn: sqlite3.Connection, sql: str) -> list[tuple]:
 
     Rules: the query must parse and run; it must return at least one row with no all-NULL row;
     a ``LIMIT`` needs an ``ORDER BY``; with ``ORDER BY``, rows that tie on the order keys must be
-    identical within the returned prefix and at the ``LIMIT`` cut (else the order or the cut is
-    arbitrary).
+    identical within the returned window and across both of its cuts (``OFFSET`` and ``LIMIT``),
+    else the order or the cut is arbitrary.
     """
     try:
         rows = conn.execute(sql).fetchall()
@@ -40,15 +40,43 @@ def check_gold(conn: sqlite3.Connection, sql: str) -> list[tuple]:
     if order is None:
         return rows
 
+    offset = _offset(tree, sql)
     keyed = tree.copy()
     keyed.set("limit", None)
     keyed.set("offset", None)
     n_cols = len(tree.expressions)
-    keyed = keyed.select(*[o.this.copy() for o in order.expressions], append=True)
-    full = conn.execute(keyed.sql(dialect="sqlite")).fetchall()
-    cut = len(rows) + 1 if limit is not None else len(full)
-    prefix = full[:cut]
-    for a, b in zip(prefix, prefix[1:]):
+    keys = [_order_key(tree, o.this) for o in order.expressions]
+    keyed = keyed.select(*keys, append=True)
+    try:
+        full = conn.execute(keyed.sql(dialect="sqlite")).fetchall()
+    except sqlite3.Error as e:
+        raise AmbiguousGold(f"cannot check ORDER BY ties ({e}): {sql}") from e
+    # The returned window plus the row on each side of it: a tie across a cut makes the cut arbitrary.
+    window = full[max(offset - 1, 0) : offset + len(rows) + 1]
+    for a, b in zip(window, window[1:]):
         if a[n_cols:] == b[n_cols:] and a[:n_cols] != b[:n_cols]:
             raise AmbiguousGold(f"ORDER BY keys tie between different rows {a[:n_cols]} and {b[:n_cols]}: {sql}")
     return rows
+
+
+def _order_key(select: exp.Select, key: exp.Expression) -> exp.Expression:
+    """The expression an ORDER BY key sorts by: ``ORDER BY 2`` and ``ORDER BY alias`` name a
+    select-list item, which must be re-selected by its expression (a bare ``2`` is a constant)."""
+    items = select.expressions
+    if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.name) <= len(items):
+        return items[int(key.name) - 1].unalias().copy()
+    if isinstance(key, exp.Column) and not key.table:
+        for item in items:
+            if isinstance(item, exp.Alias) and item.alias.lower() == key.name.lower():
+                return item.this.copy()
+    return key.copy()
+
+
+def _offset(select: exp.Select, sql: str) -> int:
+    node = select.args.get("offset")
+    if node is None:
+        return 0
+    value = node.expression if isinstance(node, exp.Offset) else node
+    if isinstance(value, exp.Literal) and value.is_int:
+        return int(value.name)
+    raise AmbiguousGold(f"OFFSET must be an integer literal in a gold query: {sql}")
