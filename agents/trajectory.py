@@ -2,7 +2,14 @@
 
 ``messages`` holds the env's first observation (system + user); each :class:`Turn` holds the
 assistant's action, the env's new messages, the step reward and the step info.  Token-level
-fields (ids, logprobs, loss mask) come from policies that can give them and stay None otherwise.
+fields come from token-level policies (vLLM, HF) and stay None otherwise: ``prompt_ids`` (the
+rendered first observation with the generation prompt), then per turn the sampled
+``token_ids`` with their rollout ``logprobs`` and the ``observation_ids`` the template added
+after them.  Their concatenation is the exact sequence the policy saw; :meth:`Trajectory.token_ids`,
+:meth:`~Trajectory.loss_mask`, :meth:`~Trajectory.rollout_logprobs` and
+:meth:`~Trajectory.turn_spans` give it flat.  ``finish_reason`` says why the episode ended:
+``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left) or
+``error`` (``failed``).
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ class Turn(BaseModel):
     terminated: bool = False
     truncated: bool = False
     info: dict[str, Any] = Field(default_factory=dict)
-    token_ids: list[int] | None = None
-    logprobs: list[float] | None = None
-    finish_reason: str = "stop"
+    token_ids: list[int] | None = None  # the completion's ids exactly as sampled
+    logprobs: list[float] | None = None  # rollout logprob of each sampled id
+    finish_reason: str = "stop"  # the completion's: stop | length | error
+    observation_ids: list[int] | None = None  # template tokens after the completion (mask 0)
 
 
 class Trajectory(BaseModel):
@@ -39,6 +47,49 @@ class Trajectory(BaseModel):
     failed: bool = False  # the policy or env failed: the episode is not a sample of the policy
     error: str | None = None
     wall_time: float = 0.0
+    prompt_ids: list[int] | None = None  # token-level policies only
+    finish_reason: str | None = None  # stop | max_turns | length | error
+
+    @property
+    def has_tokens(self) -> bool:
+        return self.prompt_ids is not None and all(t.token_ids is not None and t.observation_ids is not None for t in self.turns)
+
+    def _pieces(self) -> Iterator[tuple[list[int], int, list[float] | None]]:
+        if not self.has_tokens:
+            raise ValueError("this trajectory has no token data (it came from a text-only policy)")
+        yield self.prompt_ids, 0, None
+        for t in self.turns:
+            yield t.token_ids, 1, t.logprobs
+            yield t.observation_ids, 0, None
+
+    def token_ids(self) -> list[int]:
+        """The whole sequence: prompt, then each turn's sampled ids and observation ids."""
+        return [i for ids, _, _ in self._pieces() for i in ids]
+
+    def loss_mask(self) -> list[int]:
+        """1 on sampled tokens, 0 on prompt and observation tokens."""
+        return [m for ids, m, _ in self._pieces() for _ in ids]
+
+    def rollout_logprobs(self) -> list[float]:
+        """The sampler's logprob on sampled tokens, 0.0 elsewhere."""
+        out: list[float] = []
+        for ids, _, lps in self._pieces():
+            out += list(lps) if lps is not None else [0.0] * len(ids)
+        return out
+
+    def turn_spans(self) -> list[tuple[int, int]]:
+        """[start, end) of each turn's sampled ids in :meth:`token_ids`."""
+        spans, pos = [], 0
+        for ids, m, _ in self._pieces():
+            if m:
+                spans.append((pos, pos + len(ids)))
+            pos += len(ids)
+        return spans
+
+    def prefix_ids(self, turn: int) -> list[int]:
+        """The ids the policy saw before sampling turn ``turn`` (``turn == len(turns)``: all)."""
+        spans = self.turn_spans()
+        return self.token_ids()[: spans[turn][0]] if turn < len(spans) else self.token_ids()
 
     @property
     def final_info(self) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def fuzz_actions(rng: random.Random, tool_names: list[str]) -> Iterator[Any]:
         yield rng.choice(makers)()
 
 
-def check_multiturn(make_env: Callable[[], gym.Env], n_fuzz: int = 200, seed: int = 0) -> list[CheckResult]:
+def check_multiturn(make_env: Callable[[], gym.Env], n_fuzz: int = 1000, seed: int = 0) -> list[CheckResult]:
     results = [_run("gymnasium", lambda: _gymnasium(make_env))]
     results.append(_run("determinism", lambda: _determinism(make_env, seed)))
     results.append(_run("malformed_actions", lambda: _malformed(make_env, n_fuzz, seed)))
@@ -75,7 +75,8 @@ def _gymnasium(make_env: Callable[[], gym.Env]) -> str:
         warnings.simplefilter("always")
         check_env(env.unwrapped, skip_render_check=env.spec is None)
     env.close()
-    return f"{len(caught)} warnings" if caught else ""
+    # Show what gymnasium warned about (first line of each, e.g. a missing render_fps), not a count.
+    return "; ".join(sorted({str(w.message).split("\n")[0].replace("\x1b[33m", "").replace("\x1b[0m", "") for w in caught}))
 
 
 def _determinism(make_env: Callable[[], gym.Env], seed: int) -> str:

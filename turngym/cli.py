@@ -36,7 +36,7 @@ def list_envs() -> None:
 def check_env_cmd(
     env_id: str,
     split: str = typer.Option("train", help="split to draw tasks from"),
-    fuzz: int = typer.Option(200, help="number of fuzzed malformed actions"),
+    fuzz: int = typer.Option(1000, min=1, help="number of fuzzed malformed actions"),
 ) -> None:
     """Run gymnasium's env checker plus turngym's multi-turn invariants."""
     import gymnasium as gym
