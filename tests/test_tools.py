@@ -292,3 +292,16 @@ def test_call_unexpected_exception_becomes_tool_crash(box):
         "error": "tool_crash",
     }
     assert box.call(ToolCall(name="div", arguments={"a": 1, "b": 4})).content == "0.25"
+
+
+def test_bad_argument_error_spells_optional_literal_and_model_types():
+    class Point(BaseModel):
+        x: int
+
+    @tool
+    def place(at: Optional[int], side: Literal["left", "right"], point: Point) -> str:
+        """Place something."""
+        return ""
+
+    res = ToolBox.from_functions([place]).call(ToolCall(name="place", arguments={"at": "q"}))
+    assert res.content.startswith('Error: bad arguments for place(at: integer | null, side: "left" | "right", point: object): ')

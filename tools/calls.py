@@ -7,6 +7,8 @@ model exactly what to fix.
 
 from __future__ import annotations
 
+import json
+
 import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -103,5 +105,19 @@ def describe_validation_error(name: str, tool_def: ToolDef, error: ValidationErr
         else:
             problems.append(f"argument {where!r}: {item['msg']} (got {item.get('input')!r})")
     params = tool_def.spec.parameters.get("properties", {})
-    signature = ", ".join(f"{p}: {s.get('type', 'any')}" for p, s in params.items())
+    signature = ", ".join(f"{p}: {_type_name(s)}" for p, s in params.items())
     return f"Error: bad arguments for {name}({signature}): " + "; ".join(problems) + "."
+
+
+def _type_name(schema: dict) -> str:
+    """A short type for an argument's JSON schema: ``integer``, ``integer | null``, ``"a" | "b"``."""
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    if "type" in schema:
+        return schema["type"] if isinstance(schema["type"], str) else " | ".join(schema["type"])
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(_type_name(s) for s in schema[key])
+    if "$ref" in schema:
+        return "object"
+    return "any"
