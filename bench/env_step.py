@@ -2,6 +2,8 @@
 
 Baseline in the same run: for SQL, the same gold queries executed straight on sqlite3, so the
 printed ratio is the env's overhead (parsing, validation, read-only guard, formatting) per query.
+For Search, the same queries sent straight to the BM25 index; plus the time to build the default
+worlds and to load a world's index, for the default world and for a 10,000-document world.
 
     python bench/env_step.py [--episodes 200]
 """
@@ -12,8 +14,10 @@ import argparse
 import json
 import sqlite3
 import statistics
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import turngym  # noqa: F401  (registers envs)
 from agents.scripted import oracle_action
@@ -67,6 +71,46 @@ def sql_baseline(ids: list[str]) -> float:
     return statistics.median(lat) * 1e3
 
 
+def search_baseline(ids: list[str]) -> float:
+    """p50 ms of the oracle's queries on the shared BM25 index directly (no env)."""
+    env = make("Search-v0", split="test")
+    lat = []
+    for task_id in ids:
+        task = env.tasks.get(task_id)
+        index = env.tasks.world(task.data["world"])
+        for title in task.data["support_titles"]:
+            t0 = time.perf_counter()
+            index.search(title, 5)
+            lat.append(time.perf_counter() - t0)
+    return statistics.median(lat) * 1e3
+
+
+def search_index_times(big_people: int = 2800) -> None:
+    """Build and load times of search worlds (fresh folders, fresh loads)."""
+    from envs.search.data import TRAINVAL_WORLD, build_search_data, build_world_dir
+    from envs.search.index import WorldIndex
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_s = build_search_data(Path(tmp) / "search")
+        t0 = time.perf_counter()
+        index = WorldIndex(Path(tmp) / "search" / TRAINVAL_WORLD.name)
+        load_s = time.perf_counter() - t0
+        print(f"    index: default data (2 worlds, {len(index)} docs in the train world) built in {build_s:.2f} s; "
+              f"one world loaded in {load_s:.2f} s")
+        t0 = time.perf_counter()
+        build_world_dir(Path(tmp) / "big", 31, big_people)
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        big = WorldIndex(Path(tmp) / "big")
+        load_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for doc in big.docs[:200]:
+            big.search(doc.title, 5)
+        query_ms = (time.perf_counter() - t0) / 200 * 1e3
+        print(f"    index: {len(big)}-doc world built in {build_s:.2f} s, loaded in {load_s:.2f} s, "
+              f"search {query_ms:.2f} ms/query")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=200)
@@ -81,6 +125,11 @@ def main() -> None:
             base = sql_baseline(r["ids"])
             env_ms = r["tools"]["execute_sql"]
             print(f"    baseline: raw sqlite3 gold query p50 {base:.2f} ms; env execute_sql / raw = {env_ms / base:.1f}x")
+        if env_id == "turngym/Search-v0":
+            base = search_baseline(r["ids"])
+            env_ms = r["tools"]["search"]
+            print(f"    baseline: raw BM25 index query p50 {base:.2f} ms; env search / raw = {env_ms / base:.1f}x")
+            search_index_times()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ register(
     "envs.sql.env:SQLEnv",
     description="Answer questions over real SQLite databases (11 generated domains + Chinook)",
 )
+register("Search-v0", "envs.search.env:SearchEnv", description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)")
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Task", "TaskSet", "TextSpace", "ToolEnv",

@@ -1,0 +1,129 @@
+"""The local backend: the same worker as a host subprocess. THIS IS NOT ISOLATION.
+
+For machines without Docker (a laptop, a quick test), used only when asked for by name
+(``get_backend("local")``, ``make_pool("local")``). Each call still gets rlimits (CPU seconds,
+address space, file size, open files), a wall-clock timeout, capped output and a private
+workspace directory, but the code runs as the calling user on the host kernel with the host's
+files. Where bubblewrap (``bwrap``) is installed the worker runs inside it: its own PID, network,
+IPC and user namespaces, a read-only view of ``/``, a private ``/tmp`` and only the workspace
+writable. That is much better, and still not the Docker backend's isolation (no memory, pids or CPU
+cgroup limits). Every sandbox made here warns, loudly, once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+from .base import Limits, SandboxError, WorkerSandbox
+
+log = logging.getLogger(__name__)
+WORKER = Path(__file__).with_name("worker.py")
+WARNING = ("turngym LOCAL sandbox backend: model-written code runs ON THIS HOST as {user}. This is NOT "
+           "isolation{bwrap}. Use the docker backend for anything you do not trust.")
+
+
+class LocalSandboxWarning(UserWarning):
+    pass
+
+
+def bwrap_command(workspace: str) -> list[str]:
+    return ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+            "--bind", workspace, workspace, "--chdir", workspace, "--uid", "65534", "--gid", "65534"]
+
+
+class LocalSandbox(WorkerSandbox):
+    """The worker as a subprocess (inside bubblewrap when ``use_bwrap``), workspace in a temp dir."""
+
+    def __init__(self, limits: Limits | None = None, use_bwrap: bool | None = None, python: str | None = None) -> None:
+        super().__init__(limits)
+        self.use_bwrap = shutil.which("bwrap") is not None if use_bwrap is None else use_bwrap
+        self.root = tempfile.mkdtemp(prefix="turngym-local-sandbox-")
+        self.workspace = os.path.join(self.root, "workspace")
+        tmp = os.path.join(self.root, "tmp")
+        os.makedirs(self.workspace)
+        os.makedirs(tmp)
+        if self.use_bwrap:  # bwrap maps the sandbox user to us; keep the dirs ours and writable
+            os.chmod(self.root, 0o755)
+        config = {"workspace": self.workspace, "memory": self.limits.memory, "file_size": self.limits.file_size,
+                  "open_files": self.limits.open_files, "path": os.environ.get("PATH", "/usr/bin:/bin"),
+                  "tmpdir": tmp, "wipe": [tmp]}
+        argv = [python or sys.executable, "-I", str(WORKER), json.dumps(config)]
+        if self.use_bwrap:
+            argv = bwrap_command(self.root) + argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     cwd=self.workspace, start_new_session=True)
+        self._buf = bytearray()
+        if not self.ping(timeout=20.0):
+            raise SandboxError(f"local sandbox worker did not start ({self.broken}); argv: {argv[:3]}...")
+
+    def _send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def _recv_exact(self, n: int, deadline: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        while len(self._buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError("local worker exited")
+            self._buf += chunk
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _destroy(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=3)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LocalBackend:
+    """Makes ``LocalSandbox``es for a pool. Warns (``LocalSandboxWarning`` and the log) that it does not isolate."""
+
+    name = "local"
+
+    def __init__(self, limits: Limits | None = None, use_bwrap: bool | None = None) -> None:
+        self.limits = limits or Limits()
+        self.use_bwrap = shutil.which("bwrap") is not None if use_bwrap is None else use_bwrap
+        message = WARNING.format(user=_user(), bwrap=" (bubblewrap namespaces only)" if self.use_bwrap else ", not even bubblewrap")
+        warnings.warn(message, LocalSandboxWarning, stacklevel=2)
+        log.warning(message)
+        print(f"WARNING: {message}", file=sys.stderr)
+
+    def check(self) -> None:
+        pass
+
+    def create(self, labels: Mapping[str, str] | None = None) -> LocalSandbox:
+        return LocalSandbox(self.limits, self.use_bwrap)
+
+    def remove_labelled(self, labels: Mapping[str, str]) -> int:
+        return 0
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.getuid())
