@@ -110,7 +110,11 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
             traj.failed, traj.error = True, f"env.step raised {type(e).__name__}: {e}"
             break
         done = terminated or truncated
-        observation_ids = conv.add_observation(obs, final=done) if conv is not None else None
+        try:
+            observation_ids = conv.add_observation(obs, final=done) if conv is not None else None
+        except Exception as e:  # e.g. a chat template that re-renders earlier turns: no exact tokens
+            traj.failed, traj.error = True, f"token bookkeeping failed: {type(e).__name__}: {e}"
+            break
         traj.turns.append(
             Turn(
                 action=action, observation=obs, reward=float(reward), terminated=terminated,

@@ -1,0 +1,154 @@
+"""``VLLMPolicy``: token-in/token-out generation on a vLLM server.
+
+The conversation is rendered with the model's chat template once (locally, with the model
+folder's tokenizer); after that each request's prompt is the exact token sequence so far
+(:class:`agents.tokens.TokenConversation`), sent to ``/v1/completions`` as token ids with
+``return_token_ids``, so the ids the server sampled come back verbatim together with their
+logprobs (vLLM's raw logprobs, before temperature and top-p).
+
+It also scores answers for information-gain credit: :meth:`VLLMPolicy.score_answers` returns
+the mean log-probability of an answer's tokens after a trajectory prefix, from the server's
+``prompt_logprobs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+
+import httpx
+
+from agents.policy import Completion, Request, SamplingParams
+from agents.tokens import ContextExhausted, TokenConversation, answer_probe_ids, load_renderer
+
+
+class VLLMError(RuntimeError):
+    pass
+
+
+class VLLMPolicy:
+    def __init__(
+        self, model: str | os.PathLike, base_url: str, *, served_name: str | None = None, timeout: float = 300.0,
+        max_model_len: int | None = None, tool_role: str = "auto", max_connections: int = 256,
+        extra_body: dict | None = None,
+    ):
+        from agents.models import resolve_model
+
+        self.model_dir = resolve_model(model)
+        self.renderer = load_renderer(self.model_dir, tool_role=tool_role)
+        self.served_name = served_name
+        self.name = f"vllm:{served_name or self.model_dir.name}"
+        url = base_url.rstrip("/")
+        self.base_url = url[: -len("/v1")] if url.endswith("/v1") else url
+        self.timeout = timeout
+        self.max_model_len = max_model_len
+        self.max_connections = max_connections
+        self.extra_body = dict(extra_body or {})  # more vLLM sampling fields for every generation request
+        self._clients: dict[int, httpx.AsyncClient] = {}  # one per event loop (asyncio.run makes new ones)
+        self._meta_lock: asyncio.Lock | None = None
+
+    # -- the token-level interface used by the rollout engine ------------------------------
+    def start_conversation(self, messages: Sequence[dict]) -> TokenConversation:
+        return TokenConversation(self.renderer, messages)
+
+    async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
+        return list(await asyncio.gather(*(self._complete(conv.ids, sampling) for conv in convs)))
+
+    async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
+        """Plain requests (no token state kept): render each conversation, then generate."""
+        return await self.generate_tokens([self.start_conversation(r.messages) for r in requests], sampling)
+
+    # -- answer probes --------------------------------------------------------------------
+    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str]) -> list[float]:
+        """Mean log p(answer tokens | prefix) for each pair, from the server's prompt logprobs."""
+        if len(prefixes) != len(answers):
+            raise ValueError("one answer per prefix")
+        return list(await asyncio.gather(*(self._score(p, a) for p, a in zip(prefixes, answers))))
+
+    async def token_logprobs(self, ids: Sequence[int]) -> list[float]:
+        """log p(ids[i] | ids[:i]) for i >= 1 (the server's prompt logprobs)."""
+        body = {"prompt": list(ids), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "return_token_ids": True}
+        choice = (await self._post(body))["choices"][0]
+        rows = choice.get("prompt_logprobs")
+        if rows is None or len(rows) != len(ids):
+            raise VLLMError(f"server returned no prompt logprobs for {len(ids)} ids")
+        return [float(rows[i][str(tok)]["logprob"]) for i, tok in enumerate(ids) if i >= 1]
+
+    async def _score(self, prefix: Sequence[int], answer: str) -> float:
+        ids, start = answer_probe_ids(self.renderer, prefix, answer)
+        lps = await self.token_logprobs(ids)  # lps[i - 1] scores ids[i]
+        answer_lps = lps[start - 1:]
+        return sum(answer_lps) / len(answer_lps)
+
+    # -- HTTP -----------------------------------------------------------------------------
+    async def _complete(self, prompt_ids: Sequence[int], sampling: SamplingParams) -> Completion:
+        room = (await self.context_length()) - len(prompt_ids)
+        if room < 1:
+            raise ContextExhausted(f"{len(prompt_ids)} prompt tokens fill the {await self.context_length()}-token context")
+        body = {
+            "prompt": list(prompt_ids), "max_tokens": min(sampling.max_tokens, room), "temperature": sampling.temperature,
+            "top_p": sampling.top_p, "logprobs": 0, "return_token_ids": True, "skip_special_tokens": False,
+            "include_stop_str_in_output": True,
+        }
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if sampling.stop:
+            body["stop"] = sampling.stop
+        body.update(self.extra_body)
+        choice = (await self._post(body))["choices"][0]
+        ids = choice.get("token_ids")
+        if ids is None:
+            raise VLLMError("the server returned no token_ids: it needs vLLM >= 0.10 (return_token_ids)")
+        lps = (choice.get("logprobs") or {}).get("token_logprobs")
+        if lps is None or len(lps) != len(ids):
+            raise VLLMError(f"{len(ids)} sampled ids but {0 if lps is None else len(lps)} logprobs")
+        reason = choice.get("finish_reason")
+        if reason not in ("stop", "length"):
+            raise VLLMError(f"generation ended with finish_reason={reason!r}")
+        return Completion(
+            text=self.renderer.completion_text(ids, reason), token_ids=[int(i) for i in ids],
+            logprobs=[float(x) if x is not None else 0.0 for x in lps], finish_reason=reason,
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+            client = self._clients[loop] = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits)
+        return client
+
+    async def _post(self, body: dict) -> dict:
+        body = {"model": await self.model_name(), **body}
+        resp = await self._client().post("/v1/completions", json=body)
+        if resp.status_code != 200:
+            raise VLLMError(f"vLLM answered {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    async def _models(self) -> dict:
+        resp = await self._client().get("/v1/models")
+        resp.raise_for_status()
+        data = resp.json().get("data") or []
+        if not data:
+            raise VLLMError(f"{self.base_url} serves no model")
+        return data[0]
+
+    async def model_name(self) -> str:
+        if self.served_name is None:
+            self.served_name = (await self._models())["id"]
+            self.name = f"vllm:{self.served_name}"
+        return self.served_name
+
+    async def context_length(self) -> int:
+        if self.max_model_len is None:
+            self.max_model_len = int((await self._models()).get("max_model_len") or 2048)
+        return self.max_model_len
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            try:
+                await client.aclose()
+            except RuntimeError:  # its loop is gone
+                pass

@@ -1,0 +1,92 @@
+"""``turngym models ...`` (models without a hub) and ``turngym serve`` (a vLLM server)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+models_app = typer.Typer(help="Models without a hub: SmolLM2 from its packaged GGUF, a tiny test model.", no_args_is_help=True)
+console = Console()
+
+
+@models_app.command("prepare")
+def prepare_cmd(
+    name: str = typer.Argument(..., help="the model to prepare: smollm2"),
+    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
+    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+) -> None:
+    """Convert a packaged model into a cached transformers folder (once; later calls reuse it)."""
+    from agents.models import ALIASES, SMOLLM2_NAME, prepare_smollm2
+
+    if ALIASES.get(name) != SMOLLM2_NAME:
+        console.print(f"[red]error:[/] unknown model {name!r}; known: smollm2")
+        raise typer.Exit(2)
+    began = time.monotonic()
+    try:
+        path = prepare_smollm2(out, overwrite=force)
+    except (FileNotFoundError, ImportError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    console.print(f"{path}  ({time.monotonic() - began:.1f} s)")
+
+
+@models_app.command("tiny")
+def tiny_cmd(
+    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
+    seed: int = typer.Option(0, help="weight initialisation seed"),
+    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+) -> None:
+    """Write a tiny random Llama model (head_dim 64) with its own tokenizer and chat template."""
+    from agents.models import TINY_NAME, cache_dir, write_tiny
+
+    path = write_tiny(out or cache_dir() / TINY_NAME, seed=seed, overwrite=force)
+    console.print(str(path))
+
+
+def serve_cmd(
+    model: str = typer.Argument(..., help="a model folder, or smollm2 / tiny"),
+    port: Optional[int] = typer.Option(None, help="port (default: a free one)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    dtype: Optional[str] = typer.Option(None, help="default: float32 on CPU, auto on CUDA"),
+    max_model_len: int = typer.Option(2048, help="context length"),
+    served_name: Optional[str] = typer.Option(None, help="model name in the API (default: the folder name)"),
+    python: Optional[Path] = typer.Option(None, help="python with vLLM (default: .venv-vllm, $TURNGYM_VLLM_PYTHON)"),
+    kv_cache_gb: float = typer.Option(1.0, help="KV cache on CPU (VLLM_CPU_KVCACHE_SPACE), GiB"),
+    startup_timeout: float = typer.Option(900.0, help="seconds to wait for /health"),
+) -> None:
+    """Start vLLM's OpenAI-compatible server for a model; prints the URL once healthy, stops on Ctrl-C."""
+    from agents.vllm_server import VLLMServer, VLLMUnavailable
+
+    def _terminate(signum, frame):  # SIGTERM: leave through the context manager, which stops vLLM
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server = VLLMServer(
+            model, served_name=served_name, host=host, port=port, device=device, dtype=dtype, max_model_len=max_model_len,
+            python=python, kv_cache_gb=kv_cache_gb, startup_timeout=startup_timeout,
+        )
+    except (FileNotFoundError, VLLMUnavailable) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
+    console.print(f"starting vLLM ({server.device}, {server.dtype}) for {server.model_dir}; log: {server.log_path}")
+    try:
+        with server:
+            console.print(f"vLLM ready in {server.startup_seconds:.0f} s at {server.url}", highlight=False)
+            console.print(f"policy spec: vllm:{server.model_dir}@{server.url}", highlight=False)
+            print(server.url, flush=True)
+            while server.alive():
+                time.sleep(1.0)
+            console.print(f"[red]vLLM exited[/]:\n{server.log_tail()}")
+            raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except (RuntimeError, TimeoutError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1)
