@@ -2,7 +2,7 @@
 
 Both end up as ordinary transformers folders (config, safetensors, tokenizer with a chat
 template) that transformers and vLLM load offline, cached under
-``envs.sql.data.cache_root() / "models"``:
+``envs.tasks.cache_root() / "models"``:
 
 * :func:`write_tiny` trains a byte-level BPE on a built-in corpus, wraps it with a ChatML chat
   template that renders tools and tool calls Hermes-style (``<tool_call>{json}</tool_call>``,
@@ -75,7 +75,7 @@ Click the button labelled OK. Type your name into the text box, then press submi
 
 
 def cache_dir() -> Path:
-    from envs.sql.data import cache_root
+    from envs.tasks import cache_root
 
     return cache_root() / "models"
 

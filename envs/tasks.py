@@ -14,6 +14,7 @@ the line it needs, so iterating or fetching by id never loads a whole split into
 from __future__ import annotations
 
 import json
+import os
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -144,3 +145,9 @@ def _read_id(line: bytes) -> str:
         if end > 0:
             return json.loads(head[6 : end + 1])
     return json.loads(line)["id"]
+
+
+def cache_root() -> Path:
+    """Where built task data (databases, worlds, indexes, models) is cached: ``$TURNGYM_HOME``,
+    else ``~/.cache/turngym``.  Each family builds under its own versioned sub-folder."""
+    return Path(os.environ.get("TURNGYM_HOME") or Path.home() / ".cache" / "turngym")

@@ -24,7 +24,7 @@ from envs.search.documents import render_documents
 from envs.search.index import WorldIndex, build_index, load_index
 from envs.search.questions import generate_questions
 from envs.search.world import World, generate_world
-from envs.sql.data import cache_root
+from envs.tasks import cache_root
 from envs.tasks import JsonlTaskSet, Split, Task
 
 DATA_VERSION = "search-v1"

@@ -9,7 +9,6 @@ in training.  The build is deterministic: the same version always yields the sam
 from __future__ import annotations
 
 import functools
-import os
 import random
 import shutil
 import sqlite3
@@ -21,15 +20,10 @@ from pathlib import Path
 from envs.sql.chinook import build_chinook, chinook_tasks
 from envs.sql.domains import TEST_DOMAINS, TRAINVAL_DOMAINS
 from envs.sql.domains.base import Domain
-from envs.tasks import JsonlTaskSet, Task
+from envs.tasks import JsonlTaskSet, Task, cache_root
 
 DATA_VERSION = "sql-v1"
 VAL_FRACTION = 0.15
-
-
-def cache_root() -> Path:
-    """``$TURNGYM_HOME`` or ``~/.cache/turngym``."""
-    return Path(os.environ.get("TURNGYM_HOME") or Path.home() / ".cache" / "turngym")
 
 
 class SQLTaskSet(JsonlTaskSet):
