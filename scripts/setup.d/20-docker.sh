@@ -14,9 +14,9 @@ if ! docker info >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] || skip "no running Docker engine and not root, so cannot start one"
     if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
         command -v apt-get >/dev/null 2>&1 || skip "no dockerd and no apt-get to install it"
-        echo "20-docker: installing docker.io and debootstrap"
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap; } >/tmp/turngym-apt.log 2>&1 \
-            || skip "apt-get install docker.io debootstrap failed (see /tmp/turngym-apt.log)"
+        echo "20-docker: installing docker.io, debootstrap and bubblewrap (for the local backend)"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap bubblewrap; } >/tmp/turngym-apt.log 2>&1 \
+            || skip "apt-get install docker.io debootstrap bubblewrap failed (see /tmp/turngym-apt.log)"
     fi
     if ! pgrep -x dockerd >/dev/null 2>&1; then
         echo "20-docker: starting dockerd (log: $LOG)"
