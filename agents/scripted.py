@@ -98,3 +98,4 @@ def sql_plan(turn: int, info: dict[str, Any]) -> str:
 register_oracle("sql", sql_plan)
 
 import agents.oracle_search  # noqa: E402,F401
+import agents.oracle_code  # noqa: E402,F401

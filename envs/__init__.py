@@ -15,6 +15,7 @@ register(
     description="Answer questions over real SQLite databases (11 generated domains + Chinook)",
 )
 register("Search-v0", "envs.search.env:SearchEnv", description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)")
+register("Code-v0", "envs.code.env:CodeEnv", description="Write Python functions tested in a sandbox (162 generated tasks; test is HumanEval's 164)")
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Task", "TaskSet", "TextSpace", "ToolEnv",

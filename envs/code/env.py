@@ -1,0 +1,222 @@
+"""``turngym/Code-v0``: write a Python function, test it in a sandbox, submit it.
+
+Tools: ``run_python(code)`` runs any code in the episode's sandbox and shows stdout, stderr and the
+exit status (cut output is marked); ``run_tests(code)`` runs the task's visible examples and
+reports each as passed or failed with expected and actual values; ``submit(code)`` scores the code
+on the hidden tests and ends the episode.
+
+Reward: the fraction of hidden tests passed (``info["tests_passed"] / info["tests_total"]``);
+``success`` means all of them. Hidden tests are never shown: ``submit`` reports only the count.
+Tests run through :mod:`envs.code.harness`, each in its own process with its own time limit, so
+a failing, crashing or hanging test costs only itself; results travel on lines prefixed with a
+fresh per-call nonce, so code that prints lookalike lines scores nothing. For the generated tasks
+the harness returns the function's values and the comparison happens here, on the host. HumanEval
+(``test`` split) counts one test per assert-bearing statement of ``check`` (see
+:mod:`envs.code.humaneval`).
+
+Sandboxes: ``sandbox="docker"`` (default) or ``"local"`` (no isolation; only when asked by name)
+come from a process-wide pool per backend; every episode gets a fresh one, taken on its first tool
+call and given back when the episode ends. If the sandbox itself fails (not the code in it), the
+step raises ``SandboxError`` so a rollout marks the episode failed instead of scoring it 0.
+
+``info`` adds, on reset, ``entry_point`` and ``visible_examples`` (how many), and ``visible_passed`` (best count of visible examples passed so far) on every step and,
+at the end, ``tests_passed``, ``tests_total`` and ``test_status`` (one status per hidden test).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from envs.code import harness
+from envs.code.pools import shared_pool
+from envs.code.values import matches, show
+from envs.core import ToolEnv
+from envs.tasks import Split, Task, TaskSet
+from sandboxes import SandboxError
+from tools import ToolError, tool
+
+HARNESS_SOURCE = Path(harness.__file__).read_text()
+
+
+class CodeEnv(ToolEnv):
+    family = "code"
+    default_max_turns = 8
+    system_intro = (
+        "You write Python functions. Try code with run_python(code), check a solution against the "
+        "task's examples with run_tests(code), and finish with submit(code): complete code defining the "
+        "function, scored on hidden tests. Code runs in a fresh sandbox with no network."
+    )
+
+    def __init__(
+        self,
+        split: Split = "train",
+        tasks: TaskSet | None = None,
+        max_turns: int | None = None,
+        render_mode: str | None = None,
+        sandbox: str = "docker",
+        run_timeout: float = 10.0,
+        test_timeout: float = 5.0,
+        submit_budget: float = 60.0,
+        max_output_chars: int = 3000,
+        pool_size: int = 2,
+    ):
+        if tasks is None:
+            from envs.code.data import load_code_tasks
+
+            tasks = load_code_tasks()
+        if min(run_timeout, test_timeout, submit_budget) <= 0 or max_output_chars < 100:
+            raise ValueError("timeouts must be positive and max_output_chars >= 100")
+        super().__init__(tasks, split=split, max_turns=max_turns, render_mode=render_mode)
+        self.backend = sandbox
+        self.pool = shared_pool(sandbox, size=pool_size)  # raises, naming the fix, without Docker or the image
+        self.run_timeout, self.test_timeout, self.submit_budget = run_timeout, test_timeout, submit_budget
+        self.max_output_chars = max_output_chars
+        self._sb = None
+        self._sandbox_failure: str | None = None
+
+    # ----- episode ------------------------------------------------------------------------
+    def start_task(self, task: Task) -> None:
+        self._release()
+        self._visible_best = 0
+
+    def end_task(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._sb is not None:
+            sb, self._sb = self._sb, None
+            self.pool.release(sb)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = super().reset(seed=seed, options=options)
+        info.update(entry_point=self.task.data["entry_point"], visible_examples=len(self.task.data.get("visible") or []))
+        return obs, info
+
+    def state_key(self) -> str:
+        return json.dumps([self.task.id if self.task else None, getattr(self, "_visible_best", 0)])
+
+    def step(self, action: Any):
+        self._sandbox_failure = None
+        result = super().step(action)
+        result[4]["visible_passed"] = self._visible_best
+        if self._sandbox_failure:
+            failure, self._sandbox_failure = self._sandbox_failure, None
+            self._release()
+            raise SandboxError(f"the episode's sandbox failed: {failure}")
+        return result
+
+    # ----- tools --------------------------------------------------------------------------
+    @tool
+    def run_python(self, code: str) -> str:
+        """Run Python code in the sandbox and show its stdout, stderr and exit status.
+
+        Args:
+            code: A complete Python program; print what you want to see.
+        """
+        r = self._run(code, self.run_timeout)
+        status = f"timed out after {self.run_timeout:g}s" if r.timed_out else f"exit code {r.exit_code}"
+        parts = [status]
+        err_room = min(len(r.stderr), self.max_output_chars // 2)  # the end of a traceback matters most
+        out_room = self.max_output_chars - err_room
+        if r.stdout:
+            cut = len(r.stdout) > out_room or r.truncated
+            parts.append("--- stdout ---\n" + r.stdout[:out_room] + ("\n[stdout truncated]" if cut else ""))
+        if r.stderr:
+            cut = len(r.stderr) > err_room
+            parts.append("--- stderr ---\n" + ("[stderr truncated; its end follows]\n" if cut else "") + r.stderr[len(r.stderr) - err_room:])
+        if len(parts) == 1:
+            parts.append("(no output)")
+        return "\n".join(parts)
+
+    @tool
+    def run_tests(self, code: str) -> str:
+        """Run code against the task's visible examples and report which pass.
+
+        Args:
+            code: Complete Python code defining the function.
+        """
+        visible = self.task.data.get("visible") or []
+        if not visible:
+            raise ToolError("this task has no visible examples; test your function with run_python")
+        results = self._harness(code, [{"kind": "call", "expr": c["call"]} for c in visible], budget=self.test_timeout * len(visible))
+        lines, passed = [], 0
+        for case, r in zip(visible, results):
+            if matches(case["expected"], r):
+                passed += 1
+                lines.append(f"PASS {case['call']} == {show(case['expected'])}")
+            elif r.get("status") == "ok":
+                got = show(r["value"]) if "value" in r else "(a large value that differs)"
+                lines.append(f"FAIL {case['call']}: expected {show(case['expected'])}, got {got}")
+            else:
+                lines.append(f"{r.get('status', 'error').upper()} {case['call']}: expected {show(case['expected'])}; {r.get('error', '')}")
+        self._visible_best = max(self._visible_best, passed)
+        return f"{passed}/{len(visible)} examples passed.\n" + "\n".join(lines)
+
+    @tool(ends_episode=True)
+    def submit(self, code: str) -> str:
+        """Submit your final code; it is scored on hidden tests. This ends the episode.
+
+        Args:
+            code: Complete Python code defining the function.
+        """
+        data = self.task.data
+        if "hidden_stmts" in data:
+            cases = [{"kind": "stmt", "src": s} for s in data["hidden_stmts"]]
+        else:
+            cases = [{"kind": "call", "expr": c["call"]} for c in data["hidden"]]
+        try:
+            results = self._harness(code, cases, budget=self.submit_budget)
+        except ToolError as e:  # the workspace was made unusable by earlier code: nothing passes
+            results = [{"status": "error", "error": str(e)} for _ in cases]
+        if "hidden_stmts" in data:
+            passed = [r.get("status") == "ok" for r in results]
+        else:
+            passed = [matches(c["expected"], r) for c, r in zip(data["hidden"], results)]
+        status = ["pass" if ok else r.get("status", "error") for ok, r in zip(passed, results)]
+        n = sum(passed)
+        self.finish(n / len(cases), tests_passed=n, tests_total=len(cases), test_status=status, submitted_code=code)
+        return f"Submitted: {n}/{len(cases)} hidden tests passed."
+
+    # ----- sandbox plumbing ---------------------------------------------------------------
+    def _sandbox(self):
+        if self._sb is None:
+            try:
+                self._sb = self.pool.acquire()
+            except SandboxError as e:
+                self._sandbox_failure = str(e)
+                raise
+        return self._sb
+
+    def _run(self, code: str, timeout: float, **kwargs: Any):
+        sb = self._sandbox()
+        r = sb.run(code, timeout=min(timeout, sb.limits.max_timeout), **kwargs)
+        if r.error is not None:
+            if getattr(sb, "broken", None) or getattr(sb, "closed", False):
+                self._sandbox_failure = r.error
+                raise SandboxError(r.error)
+            raise ToolError(f"the sandbox refused the call: {r.error}")
+        return r
+
+    def _harness(self, code: str, cases: list[dict[str, Any]], budget: float) -> list[dict[str, Any]]:
+        """Run ``cases`` against ``code`` in the sandbox; one result dict per case, in order."""
+        data = self.task.data
+        job = {"code": code, "entry_point": data["entry_point"], "cases": cases, "setup": data.get("setup", []),
+               "test_prelude": data.get("test_prelude", ""), "timeout": self.test_timeout, "budget": budget}
+        nonce, job_file = secrets.token_hex(16), f".tg_job_{secrets.token_hex(8)}.json"
+        r = self._run(f"{HARNESS_SOURCE}\nmain({job_file!r})\n", budget + 10.0, files={job_file: json.dumps({"jobs": [job]})}, stdin=nonce)
+        results: dict[int, dict[str, Any]] = {}
+        for line in r.stdout.splitlines():
+            head, _, body = line.partition(" ")
+            if head != nonce:
+                continue
+            try:
+                record = json.loads(body)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("case"), int):
+                results[record["case"]] = record
+        lost = {"status": "crash", "error": "no result: the test run was cut short"}
+        return [results.get(i, lost) for i in range(len(cases))]

@@ -1,0 +1,79 @@
+"""Host side of the harness's value encoding: decode, compare, show.
+
+Comparison follows Python's ``==`` with two changes: floats match within a relative/absolute
+tolerance of 1e-6, and a bool never equals a number (``True`` is not an answer for ``1``).
+Containers must have the same kind (a list is not a tuple, as in Python).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from envs.code.harness import BIG, encode
+
+__all__ = ["BIG", "decode", "digest", "encode", "matches", "same", "show"]
+
+
+def decode(enc: Any) -> Any:
+    if isinstance(enc, dict):
+        ((tag, body),) = enc.items()
+        if tag == "F":
+            return float(body)
+        if tag == "l":
+            return [decode(v) for v in body]
+        if tag == "t":
+            return tuple(decode(v) for v in body)
+        if tag == "d":
+            return {decode(k): decode(v) for k, v in body}
+        if tag == "s":
+            return {decode(v) for v in body}
+        if tag == "fs":
+            return frozenset(decode(v) for v in body)
+        raise ValueError(f"unknown value tag {tag!r}")
+    return enc
+
+
+def digest(enc: Any) -> str:
+    return hashlib.sha256(json.dumps(enc, sort_keys=True).encode()).hexdigest()
+
+
+def same(expected: Any, got: Any) -> bool:
+    """Are two decoded values equal under the rules above?"""
+    if isinstance(expected, bool) or isinstance(got, bool):
+        return type(expected) is type(got) and expected == got
+    if isinstance(expected, (int, float)) and isinstance(got, (int, float)):
+        if isinstance(expected, float) or isinstance(got, float):
+            if math.isnan(expected) or math.isnan(got):
+                return math.isnan(expected) and math.isnan(got)
+            return math.isclose(expected, got, rel_tol=1e-6, abs_tol=1e-6)
+        return expected == got
+    if type(expected) is not type(got):
+        return False
+    if isinstance(expected, (list, tuple)):
+        return len(expected) == len(got) and all(same(a, b) for a, b in zip(expected, got))
+    if isinstance(expected, dict):
+        return expected.keys() == got.keys() and all(same(v, got[k]) for k, v in expected.items())
+    return expected == got
+
+
+def matches(expected_enc: Any, result: dict[str, Any]) -> bool:
+    """Does a harness result for a call case match the encoded expected value?"""
+    if result.get("status") != "ok":
+        return False
+    if "digest" in result:
+        return len(json.dumps(expected_enc, sort_keys=True)) > BIG and result["digest"] == digest(expected_enc)
+    if "value" not in result:
+        return False
+    try:
+        return same(decode(expected_enc), decode(result["value"]))
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def show(enc: Any, limit: int = 300) -> str:
+    """``repr`` of an encoded value, cut at ``limit`` characters."""
+    text = repr(decode(enc))
+    return text if len(text) <= limit else text[:limit] + "..."
