@@ -13,11 +13,15 @@ the line it needs, so iterating or fetching by id never loads a whole split into
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
+import shutil
+import tempfile
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -151,3 +155,37 @@ def cache_root() -> Path:
     """Where built task data (databases, worlds, indexes, models) is cached: ``$TURNGYM_HOME``,
     else ``~/.cache/turngym``.  Each family builds under its own versioned sub-folder."""
     return Path(os.environ.get("TURNGYM_HOME") or Path.home() / ".cache" / "turngym")
+
+
+def build_atomically(root: Path, build: Callable[[Path], None]) -> float:
+    """Run ``build(folder)`` in a temporary folder beside ``root``, then rename it to ``root``.
+
+    Readers never see a half-built folder, and when two processes build at once the first rename
+    wins (builds are deterministic, so the loser's copy is identical and is dropped).  Returns the
+    seconds taken.
+    """
+    start = time.perf_counter()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-build-", dir=root.parent))
+    try:
+        build(tmp)
+        try:
+            tmp.rename(root)
+        except OSError:
+            if not (root / "test.jsonl").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return time.perf_counter() - start
+
+
+@functools.lru_cache(maxsize=16)
+def load_built(root: Path, task_set: type[JsonlTaskSet], build: Callable[[Path], object]) -> JsonlTaskSet:
+    """``task_set(root)``, building ``root`` first with ``build(root)`` if it has no task files.
+
+    Cached per arguments, so every env a process makes shares one index (and one set of open
+    resources) per data folder.
+    """
+    if not (root / "test.jsonl").exists():
+        build(root)
+    return task_set(root)

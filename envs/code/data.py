@@ -15,15 +15,12 @@ problem keeps ``check`` whole) and decide which docstring examples are kept. Det
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 from envs.code import harness, humaneval
 from envs.code.families import CATEGORIES, Family, all_families
 from envs.code.values import encode, matches
-from envs.tasks import JsonlTaskSet, Task, cache_root
+from envs.tasks import JsonlTaskSet, Task, build_atomically, cache_root, load_built
 
 DATA_VERSION = "code-v1"
 VAL_FRACTION = 0.15
@@ -42,14 +39,7 @@ N_CASES = 12  # test inputs drawn per variant: N_VISIBLE shown, the rest hidden
 
 def load_code_tasks(root: Path | None = None) -> JsonlTaskSet:
     """The built-in Code task set, building it first if the cache lacks it (shared per folder)."""
-    return _load(Path(root) if root else cache_root() / DATA_VERSION)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(root: Path) -> JsonlTaskSet:
-    if not (root / "test.jsonl").exists():
-        build_code_data(root)
-    return JsonlTaskSet(root)
+    return load_built(Path(root) if root else cache_root() / DATA_VERSION, JsonlTaskSet, build_code_data)
 
 
 def call_expr(fn: str, args: tuple) -> str:
@@ -192,16 +182,4 @@ def humaneval_tasks() -> list[Task]:
 
 def build_code_data(root: Path) -> float:
     """Build every task file into ``root`` atomically; returns seconds taken."""
-    start = time.perf_counter()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".code-build-", dir=root.parent))
-    try:
-        JsonlTaskSet.write(tmp, generated_tasks() + humaneval_tasks())
-        try:
-            tmp.rename(root)
-        except OSError:  # another process finished first; its build is identical
-            if not (root / "test.jsonl").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return time.perf_counter() - start
+    return build_atomically(root, lambda folder: JsonlTaskSet.write(folder, generated_tasks() + humaneval_tasks()))

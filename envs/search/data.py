@@ -9,13 +9,9 @@ in training.  The build is deterministic and atomic (a temporary folder renamed 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import random
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -24,7 +20,7 @@ from envs.search.documents import render_documents
 from envs.search.index import WorldIndex, build_index, load_index
 from envs.search.questions import generate_questions
 from envs.search.world import World, generate_world
-from envs.tasks import cache_root
+from envs.tasks import build_atomically, cache_root, load_built
 from envs.tasks import JsonlTaskSet, Split, Task
 
 DATA_VERSION = "search-v1"
@@ -54,14 +50,7 @@ class SearchTaskSet(JsonlTaskSet):
 
 def load_search_tasks(root: Path | None = None) -> SearchTaskSet:
     """The built-in Search task set, building it first if the cache lacks it (shared per process)."""
-    return _load(Path(root) if root else cache_root() / DATA_VERSION)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(root: Path) -> SearchTaskSet:
-    if not (root / "test.jsonl").exists():
-        build_search_data(root)
-    return SearchTaskSet(root)
+    return load_built(Path(root) if root else cache_root() / DATA_VERSION, SearchTaskSet, build_search_data)
 
 
 def build_world_dir(path: Path, seed: int, people: int, forbidden: frozenset[str] = frozenset()) -> tuple[World, dict[str, str]]:
@@ -78,25 +67,17 @@ def build_world_dir(path: Path, seed: int, people: int, forbidden: frozenset[str
 
 def build_search_data(root: Path) -> float:
     """Build both worlds and the task files into ``root`` atomically; returns seconds taken."""
-    start = time.perf_counter()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".search-build-", dir=root.parent))
-    try:
+
+    def build(folder: Path) -> None:
         tasks: list[Task] = []
         forbidden: frozenset[str] = frozenset()
         for spec, test in ((TRAINVAL_WORLD, False), (TEST_WORLD, True)):
-            world, doc_of = build_world_dir(tmp / spec.name, spec.seed, spec.people, forbidden)
+            world, doc_of = build_world_dir(folder / spec.name, spec.seed, spec.people, forbidden)
             tasks += world_tasks(spec, world, doc_of, test)
             forbidden = frozenset(world.tokens())
-        JsonlTaskSet.write(tmp, tasks)
-        try:
-            tmp.rename(root)
-        except OSError:  # another process finished first; its build is identical
-            if not (root / "test.jsonl").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return time.perf_counter() - start
+        JsonlTaskSet.write(folder, tasks)
+
+    return build_atomically(root, build)
 
 
 def world_tasks(spec: WorldSpec, world: World, doc_of: dict[str, str], test: bool) -> list[Task]:

@@ -8,19 +8,15 @@ in training.  The build is deterministic: the same version always yields the sam
 
 from __future__ import annotations
 
-import functools
 import random
-import shutil
 import sqlite3
-import tempfile
-import time
 import zlib
 from pathlib import Path
 
 from envs.sql.chinook import build_chinook, chinook_tasks
 from envs.sql.domains import TEST_DOMAINS, TRAINVAL_DOMAINS
 from envs.sql.domains.base import Domain
-from envs.tasks import JsonlTaskSet, Task, cache_root
+from envs.tasks import JsonlTaskSet, Task, build_atomically, cache_root, load_built
 
 DATA_VERSION = "sql-v1"
 VAL_FRACTION = 0.15
@@ -41,39 +37,24 @@ def load_sql_tasks(root: Path | None = None) -> SQLTaskSet:
 
     Read-only and shared: every env made in this process reuses one index per folder.
     """
-    return _load(Path(root) if root else cache_root() / DATA_VERSION)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(root: Path) -> SQLTaskSet:
-    if not (root / "test.jsonl").exists():
-        build_sql_data(root)
-    return SQLTaskSet(root)
+    return load_built(Path(root) if root else cache_root() / DATA_VERSION, SQLTaskSet, build_sql_data)
 
 
 def build_sql_data(root: Path) -> float:
     """Build every database and task file into ``root`` atomically; returns seconds taken."""
-    start = time.perf_counter()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".sql-build-", dir=root.parent))
-    try:
-        (tmp / "databases").mkdir()
+
+    def build(folder: Path) -> None:
+        (folder / "databases").mkdir()
         tasks: list[Task] = []
         for domain in TRAINVAL_DOMAINS:
-            tasks += _domain_tasks(domain, tmp / "databases", test=False)
+            tasks += _domain_tasks(domain, folder / "databases", test=False)
         for domain in TEST_DOMAINS:
-            tasks += _domain_tasks(domain, tmp / "databases", test=True)
-        build_chinook(tmp / "databases" / "chinook.sqlite")
+            tasks += _domain_tasks(domain, folder / "databases", test=True)
+        build_chinook(folder / "databases" / "chinook.sqlite")
         tasks += chinook_tasks("test")
-        JsonlTaskSet.write(tmp, tasks)
-        try:
-            tmp.rename(root)
-        except OSError:  # another process finished first; its build is identical
-            if not (root / "test.jsonl").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return time.perf_counter() - start
+        JsonlTaskSet.write(folder, tasks)
+
+    return build_atomically(root, build)
 
 
 def _domain_tasks(domain: Domain, db_dir: Path, test: bool) -> list[Task]:
