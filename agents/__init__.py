@@ -39,6 +39,8 @@ def make_policy(spec: str, seed: int = 0) -> Policy:
 
         try:
             return VLLMPolicy(m.group("model"), m.group("url"))
+        except ImportError as e:
+            raise ValueError(f"vllm: policies need transformers here (the [train] extra): {e}") from e
         except (FileNotFoundError, OSError) as e:
             raise ValueError(str(e)) from e
     m = _HF_SPEC.match(spec)
@@ -47,6 +49,8 @@ def make_policy(spec: str, seed: int = 0) -> Policy:
 
         try:
             return HFPolicy(m.group("model"))
+        except ImportError as e:
+            raise ValueError(f"hf: policies need torch and transformers (the [train] extra): {e}") from e
         except (FileNotFoundError, OSError) as e:
             raise ValueError(str(e)) from e
     raise ValueError(

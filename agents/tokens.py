@@ -81,14 +81,18 @@ class ChatRenderer:
             ids = ids[:-1]
         return self.decode(ids)
 
-    def delta_text(self, history: Sequence[Message], new: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        """Text the template adds after an assistant message's content, through ``new``'s end."""
+    def delta_parts(self, history: Sequence[Message], new: Sequence[Message], add_generation_prompt: bool = True) -> tuple[str, str]:
+        """What the template adds after an assistant message's content: the turn's closing text
+        (e.g. ``<|im_end|>\n``), and the text of ``new`` (with the next generation prompt)."""
         history = list(history) + [{"role": "assistant", "content": _SENTINEL}]
         before = self.render(history, False)
         after = self.render(history + list(new), add_generation_prompt)
         if not after.startswith(before) or _SENTINEL not in before:
             raise TemplateError("the chat template renders earlier turns differently once new messages follow")
-        return before[before.rindex(_SENTINEL) + len(_SENTINEL):] + after[len(before):]
+        return before[before.rindex(_SENTINEL) + len(_SENTINEL):], after[len(before):]
+
+    def delta_text(self, history: Sequence[Message], new: Sequence[Message], add_generation_prompt: bool = True) -> str:
+        return "".join(self.delta_parts(history, new, add_generation_prompt))
 
 
 @dataclass
@@ -149,10 +153,11 @@ class TokenConversation:
         if not self.turns or not self._awaiting_obs:
             raise RuntimeError("add_observation must follow a completion")
         turn = self.turns[-1]
-        delta = self.renderer.encode(self.renderer.delta_text(self.messages[:-1], messages, not final))
+        closing, added = self.renderer.delta_parts(self.messages[:-1], messages, not final)
+        delta = self.renderer.encode(closing + added)
         sampled = turn.completion_ids
         if turn.finish_reason == "stop" and sampled and sampled[-1] in self.renderer.stop_ids:
-            k = min(len(sampled), len(delta))
+            k = min(len(sampled), len(delta), len(self.renderer.encode(closing)))
             while k and sampled[-k:] != delta[:k]:
                 k -= 1
             delta = delta[k:]  # the closing token(s) the model sampled itself

@@ -109,6 +109,10 @@ class VLLMServer:
         ]
         if self.device == "cuda":
             cmd += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
+        else:
+            # vLLM's CPU runner crashes the engine ("CPU Generator does not use offset") when a seeded
+            # request's prompt is prefilled in chunks; whole-prompt prefill avoids that path.
+            cmd += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max(self.max_model_len, 8192))]
         return cmd + self.extra_args
 
     def environment(self) -> dict[str, str]:

@@ -62,7 +62,9 @@ def check_env_cmd(
 @app.command("eval")
 def eval_cmd(
     env_id: str,
-    policy: str = typer.Option("oracle", help="oracle | random | openai:MODEL@URL"),
+    policy: str = typer.Option(
+        "oracle", help="oracle | random | openai:MODEL@URL | vllm:MODEL@URL | hf:MODEL_DIR (| answer-only | search-only for Search-v0)"
+    ),
     split: str = typer.Option("test", help="train | val | test"),
     n: Optional[int] = typer.Option(None, "-n", min=1, help="number of tasks (default: the whole split)"),
     samples: int = typer.Option(1, min=1, help="samples per task (pass@k when > 1)"),
