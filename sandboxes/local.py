@@ -22,13 +22,11 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
-from .base import Limits, SandboxError, WorkerSandbox
+from .base import WORKER_SOURCE, Limits, SandboxError, WorkerSandbox
 
 log = logging.getLogger(__name__)
-WORKER = Path(__file__).with_name("worker.py")
 WARNING = ("turngym LOCAL sandbox backend: model-written code runs ON THIS HOST as {user}. This is NOT "
            "isolation{bwrap}. Use the docker backend for anything you do not trust.")
 
@@ -37,10 +35,14 @@ class LocalSandboxWarning(UserWarning):
     pass
 
 
-def bwrap_command(workspace: str) -> list[str]:
-    return ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--bind", workspace, workspace, "--chdir", workspace, "--uid", "65534", "--gid", "65534"]
+def bwrap_command(workspace: str, keep: Sequence[str] = ()) -> list[str]:
+    """bubblewrap around the worker: a read-only host root with a fresh ``/tmp``.  ``keep`` lists
+    host paths under ``/tmp`` that must stay visible (read-only), e.g. a Python installed there."""
+    argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in keep:
+        argv += ["--ro-bind", path, path]
+    return argv + ["--bind", workspace, workspace, "--chdir", workspace, "--uid", "65534", "--gid", "65534"]
 
 
 class LocalSandbox(WorkerSandbox):
@@ -59,9 +61,13 @@ class LocalSandbox(WorkerSandbox):
         config = {"workspace": self.workspace, "memory": self.limits.memory, "file_size": self.limits.file_size,
                   "open_files": self.limits.open_files, "path": os.environ.get("PATH", "/usr/bin:/bin"),
                   "tmpdir": tmp, "wipe": [tmp]}
-        argv = [python or sys.executable, "-I", str(WORKER), json.dumps(config)]
+        # The worker source goes in with -c (as in Docker), so nothing under the checkout must be
+        # visible inside bubblewrap; only an interpreter living under /tmp needs to be kept.
+        exe = os.path.realpath(python or sys.executable)
+        argv = [exe, "-I", "-c", WORKER_SOURCE, json.dumps(config)]
         if self.use_bwrap:
-            argv = bwrap_command(self.root) + argv
+            home = os.path.dirname(os.path.dirname(exe))  # .../bin/python3 -> the installation
+            argv = bwrap_command(self.root, keep=[home] if home.startswith("/tmp/") else []) + argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      cwd=self.workspace, start_new_session=True)
         self._buf = bytearray()

@@ -133,13 +133,15 @@ def test_fork_bomb_is_contained(sb, pool):
     r = sb.run(":(){ :|:& };: ; sleep 2", lang="bash", timeout=1)  # the classic, left running until the timeout
     assert (r.exit_code, r.timed_out, r.error) == (-9, True, None), r
     assert other_pids(sb) == "[]"  # everything it made is gone
+    # Sleeping children: this half tests the pids limit itself (busy children make each further fork
+    # crawl under the 1-CPU quota on a loaded 2-core host; the bash bomb above covers CPU burn).
     r = sb.run(textwrap.dedent("""
-        import os
+        import os, time
         n = 0
         while True:
             try:
                 if os.fork() == 0:
-                    while True: pass
+                    time.sleep(3600)
                 n += 1
             except OSError:
                 print("fork refused after", n > 10); break
