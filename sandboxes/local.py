@@ -23,6 +23,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from .base import WORKER_SOURCE, Limits, SandboxError, WorkerSandbox
 
@@ -35,14 +36,26 @@ class LocalSandboxWarning(UserWarning):
     pass
 
 
-def bwrap_command(workspace: str, keep: Sequence[str] = ()) -> list[str]:
-    """bubblewrap around the worker: a read-only host root with a fresh ``/tmp``.  ``keep`` lists
-    host paths under ``/tmp`` that must stay visible (read-only), e.g. a Python installed there."""
+def bwrap_command(workspace: str, hide: Sequence[str] = (), keep: Sequence[str] = ()) -> list[str]:
+    """bubblewrap around the worker: a read-only host root, a fresh ``/tmp``, and an empty tmpfs over
+    each ``hide`` path (the home folder, the checkout, the virtualenv, cached task data: answer keys
+    live there); ``keep`` re-binds, read-only, paths under those that must stay visible (the
+    interpreter's installation)."""
     argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--as-pid-1",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for path in sorted({"/tmp", *hide}, key=len):  # parents first, so a later tmpfs is not covered
+        argv += ["--tmpfs", path]
     for path in keep:
         argv += ["--ro-bind", path, path]
     return argv + ["--bind", workspace, workspace, "--chdir", workspace, "--uid", "65534", "--gid", "65534"]
+
+
+def host_paths_to_hide() -> list[str]:
+    """Host folders a local sandbox must not read: home, this checkout, the virtualenv, $TURNGYM_HOME."""
+    paths = [os.path.expanduser("~"), str(Path(__file__).resolve().parents[1]), os.environ.get("TURNGYM_HOME", "")]
+    if sys.prefix != sys.base_prefix:
+        paths.append(sys.prefix)
+    return sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p) and os.path.realpath(p) != "/"})
 
 
 class LocalSandbox(WorkerSandbox):
@@ -62,12 +75,14 @@ class LocalSandbox(WorkerSandbox):
                   "open_files": self.limits.open_files, "path": os.environ.get("PATH", "/usr/bin:/bin"),
                   "tmpdir": tmp, "wipe": [tmp]}
         # The worker source goes in with -c (as in Docker), so nothing under the checkout must be
-        # visible inside bubblewrap; only an interpreter living under /tmp needs to be kept.
+        # visible inside bubblewrap; only the interpreter's installation is kept where it is hidden.
         exe = os.path.realpath(python or sys.executable)
         argv = [exe, "-I", "-c", WORKER_SOURCE, json.dumps(config)]
         if self.use_bwrap:
-            home = os.path.dirname(os.path.dirname(exe))  # .../bin/python3 -> the installation
-            argv = bwrap_command(self.root, keep=[home] if home.startswith("/tmp/") else []) + argv
+            install = os.path.dirname(os.path.dirname(exe))  # .../bin/python3 -> the installation
+            hide = host_paths_to_hide()
+            covered = any(install == h or install.startswith(h.rstrip("/") + "/") for h in ["/tmp", *hide])
+            argv = bwrap_command(self.root, hide=hide, keep=[install] if covered else []) + argv
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      cwd=self.workspace, start_new_session=True)
         self._buf = bytearray()

@@ -65,3 +65,18 @@ def _cmdline(pid):
             return f.read().decode().split("\0")[:-1]
     except OSError:
         return None
+
+
+def test_local_bwrap_hides_home_checkout_and_task_data(tmp_path, monkeypatch):
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) not installed")
+    secret = tmp_path / "turngym-home" / "code-v1" / "train.jsonl"  # where answer keys are cached
+    secret.parent.mkdir(parents=True)
+    secret.write_text("hidden answers")
+    monkeypatch.setenv("TURNGYM_HOME", str(secret.parent.parent))
+    checkout_file = os.path.abspath(__file__)
+    with LocalSandbox(use_bwrap=True) as sb:
+        probe = "import os, sys\nfor p in sys.argv[1:]:\n    print(os.path.exists(p))"
+        r = sb.run(["python3", "-c", probe, str(secret), checkout_file, os.path.expanduser("~/.bashrc")], timeout=10)
+        assert r.stdout == "False\nFalse\nFalse\n", r
+        assert sb.run("print('interpreter still works')", timeout=10).stdout == "interpreter still works\n"
