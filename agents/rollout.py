@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -61,7 +62,10 @@ async def rollout(
         finally:
             pool.put_nowait(env)
         if on_done:
-            on_done(traj)
+            try:
+                on_done(traj)
+            except Exception as e:  # a progress callback must not cost the batch its trajectories
+                warnings.warn(f"rollout on_done callback raised {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
         return traj
 
     try:
@@ -74,20 +78,33 @@ async def rollout(
 async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: RolloutConfig, env_id: str = "") -> Trajectory:
     start = time.perf_counter()
     base = env.unwrapped
-    obs, info = await asyncio.to_thread(env.reset, seed=ep.seed, options={"task": ep.task_id})
+    policy_name = getattr(policy, "name", type(policy).__name__)
+    try:
+        obs, info = await asyncio.to_thread(env.reset, seed=ep.seed, options={"task": ep.task_id})
+    except Exception as e:  # an unknown task id or a broken env: a failed record, not a lost batch
+        return Trajectory(
+            env_id=env_id, task_id=ep.task_id, split=getattr(base, "split", ""), seed=ep.seed, sample=ep.sample,
+            policy=policy_name, messages=[],
+            failed=True, error=f"env.reset raised {type(e).__name__}: {e}", finish_reason="error",
+            wall_time=time.perf_counter() - start,
+        )
     traj = Trajectory(
         env_id=env_id, task_id=ep.task_id, split=info.get("split", ""), seed=ep.seed, sample=ep.sample,
-        policy=getattr(policy, "name", type(policy).__name__), messages=obs, reset_info=info,
+        policy=policy_name, messages=obs, reset_info=info,
     )
     tools = [spec.openai() for spec in base.toolbox.specs()] if hasattr(base, "toolbox") else []
-    sampling = config.sampling
-    if ep.seed is not None and sampling.seed is None:
-        sampling = sampling.model_copy(update={"seed": ep.seed * 1000 + ep.sample})
-    conv = policy.start_conversation(obs) if hasattr(policy, "start_conversation") else None
+    conv = None
+    try:
+        conv = policy.start_conversation(obs) if hasattr(policy, "start_conversation") else None
+    except Exception as e:
+        traj.failed, traj.error = True, f"start_conversation raised {type(e).__name__}: {e}"
     if conv is not None:
         traj.prompt_ids = list(conv.prompt_ids)
-    done = False
+    done = traj.failed
     while not done:
+        sampling = config.sampling
+        if ep.seed is not None and sampling.seed is None:  # a fresh, reproducible seed for every turn
+            sampling = sampling.model_copy(update={"seed": (ep.seed * 1000 + ep.sample) * 100 + len(traj.turns)})
         if conv is not None:
             call = lambda: policy.generate_tokens([conv], sampling)  # noqa: E731
         else:
@@ -103,7 +120,11 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
             break
         action = completion.text
         if conv is not None:
-            action = conv.add_completion(completion.token_ids or [], completion.logprobs, completion.finish_reason)
+            try:
+                action = conv.add_completion(completion.token_ids or [], completion.logprobs, completion.finish_reason)
+            except Exception as e:  # e.g. ids and logprobs of different lengths from a faulty backend
+                traj.failed, traj.error = True, f"token bookkeeping failed: {type(e).__name__}: {e}"
+                break
         try:
             obs, reward, terminated, truncated, step_info = await asyncio.to_thread(env.step, action)
         except Exception as e:  # an env bug: keep the episode, marked, so it is seen and not averaged in

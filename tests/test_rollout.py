@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 
 from agents import (
     Episode,
@@ -67,7 +68,7 @@ class RecordingOracle(OraclePolicy):
         return await super().generate(requests, sampling)
 
 
-def test_policy_sees_the_growing_conversation_tools_info_and_a_per_sample_seed():
+def test_policy_sees_the_growing_conversation_tools_info_and_a_per_sample_per_turn_seed():
     policy = RecordingOracle()
     (traj,) = run(policy, [Episode(task_id="train1", seed=3, sample=2)])
     first, second = policy.requests
@@ -78,7 +79,7 @@ def test_policy_sees_the_growing_conversation_tools_info_and_a_per_sample_seed()
     assert [t["function"]["name"] for t in first.tools] == ["add", "answer"]
     assert first.tools == [s.openai() for s in ArithEnv().toolbox.specs()]
     assert first.info["answer"] == "150" and first.info["family"] == "arith"
-    assert [s.seed for s in policy.sampling] == [3002, 3002]  # seed * 1000 + sample
+    assert [s.seed for s in policy.sampling] == [300200, 300201]  # (seed * 1000 + sample) * 100 + turn
 
 
 def test_explicit_sampling_seed_is_kept():
@@ -239,3 +240,19 @@ def test_concurrency_is_bounded_by_the_config():
     trajs = run(policy, episodes(TRAIN_IDS * 2), RolloutConfig(concurrency=3))
     assert all(t.success for t in trajs)
     assert policy.max_in_flight == 3
+
+
+def test_an_unknown_task_is_a_failed_record_and_the_other_episodes_survive():
+    trajs = run(OraclePolicy(), episodes(["train0", "nope", "train2"]), RolloutConfig(concurrency=1, retry_backoff=0))
+    assert [t.failed for t in trajs] == [False, True, False]
+    assert [t.outcome for t in trajs][::2] == [1.0, 1.0]
+    assert trajs[1].finish_reason == "error" and trajs[1].error.startswith("env.reset raised") and "nope" in trajs[1].error
+
+
+def test_a_raising_progress_callback_does_not_lose_the_batch():
+    def boom(traj):
+        raise RuntimeError("display gone")
+
+    with pytest.warns(RuntimeWarning, match="on_done callback raised RuntimeError: display gone"):
+        trajs = run(OraclePolicy(), episodes(TRAIN_IDS), on_done=boom)
+    assert [t.outcome for t in trajs] == [1.0] * 4
