@@ -96,6 +96,10 @@ class HFPolicy:
             for group in groups.values():
                 for i in range(0, len(group), self.max_batch):
                     batch = [j for j in group[i:i + self.max_batch] if not j.future.done()]
+                    for j in [j for j in batch if len(j.ids) >= self.max_model_len]:  # no room: this one ends
+                        j.future.set_exception(ContextExhausted(
+                            f"{len(j.ids)} prompt tokens fill the {self.max_model_len}-token context"))
+                    batch = [j for j in batch if not j.future.done()]
                     if not batch:
                         continue
                     try:
@@ -116,9 +120,11 @@ class HFPolicy:
         from transformers import GenerationConfig
 
         longest = max(len(p) for p in prompts)
-        max_new = min(sampling.max_tokens, self.max_model_len - longest)
-        if max_new < 1:
+        # Each row may grow to its own room; one long prompt must not cut the others short.
+        rooms = [min(sampling.max_tokens, self.max_model_len - len(p)) for p in prompts]
+        if min(rooms) < 1:
             raise ContextExhausted(f"{longest} prompt tokens fill the {self.max_model_len}-token context")
+        max_new = max(rooms)
         input_ids = torch.full((len(prompts), longest), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), longest), dtype=torch.long)
         for row, p in enumerate(prompts):
@@ -141,7 +147,7 @@ class HFPolicy:
         lps = torch.log_softmax(logits, dim=-1).gather(-1, new[:, : logits.shape[1]].unsqueeze(-1)).squeeze(-1)
         results = []
         for row in range(len(prompts)):
-            ids = new[row].tolist()
+            ids = new[row].tolist()[: rooms[row]]
             end, reason = len(ids), "length"
             for k, tok in enumerate(ids):
                 if tok in self.renderer.stop_ids:

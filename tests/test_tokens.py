@@ -117,6 +117,21 @@ def test_hf_batched_greedy_equals_unbatched(hf, renderer):
         assert max(abs(x - y) for x, y in zip(alone.logprobs, b.logprobs)) < 1e-3
 
 
+def test_hf_one_long_prompt_does_not_cut_the_others_short(hf, renderer):
+    short = TokenConversation(renderer, [SYSTEM, {"role": "user", "content": "a"}]).ids
+    long = TokenConversation(renderer, [SYSTEM, {"role": "user", "content": "b " * 40}]).ids
+    greedy = SamplingParams(temperature=0.0, max_tokens=12)
+    saved = hf.max_model_len
+    hf.max_model_len = len(long) + 3  # the long prompt has room for 3 tokens, the short one for many more
+    try:
+        (alone,) = hf.generate_ids([short], greedy)
+        batched_short, batched_long = hf.generate_ids([short, long], greedy)
+    finally:
+        hf.max_model_len = saved
+    assert batched_short.token_ids == alone.token_ids and len(alone.token_ids) > 3
+    assert len(batched_long.token_ids) <= 3
+
+
 def test_hf_rollout_on_sql_env_carries_exact_tokens(hf, sql_tasks, tmp_path):
     from envs import make
 
