@@ -1,6 +1,6 @@
 """The built-in Search task set: two generated worlds, their indexes and questions, cached.
 
-Layout under ``<cache>/search-v1/``: ``<world>/`` per world (``docs.jsonl``, ``bm25/``,
+Layout under ``<cache>/search-v2/``: ``<world>/`` per world (``docs.jsonl``, ``bm25/``,
 ``meta.json``) and ``{train,val,test}.jsonl``.  ``train`` and ``val`` ask about world ``atlas``
 (val holds ~15 % of its questions); ``test`` asks about world ``borealis``, generated with every
 coined name of ``atlas`` forbidden, so no entity, place or title of the test world was ever seen
@@ -23,7 +23,7 @@ from envs.search.world import World, generate_world
 from envs.tasks import build_atomically, cache_root, load_built
 from envs.tasks import JsonlTaskSet, Split, Task
 
-DATA_VERSION = "search-v1"
+DATA_VERSION = "search-v2"
 VAL_FRACTION = 0.15
 
 

@@ -238,12 +238,13 @@ class _Builder:
             kind = rng.choice(EVENT_KINDS)
             while True:
                 city = rng.choice(cities)
+                # Names never contain the host city: "held_in" questions must need the article.
                 name = {
-                    "festival": f"{city.name} {word()} Festival",
-                    "treaty": f"Treaty of {city.name}",
+                    "festival": f"{word()} {word()} Festival",
+                    "treaty": f"Treaty of {word()}",
                     "expedition": f"{word()} Expedition",
                     "championship": f"{word()} Cup",
-                    "exhibition": f"{city.name} Exhibition of {rng.choice(['Industry', 'Arts', 'Science', 'Design'])}",
+                    "exhibition": f"{word()} Exhibition of {rng.choice(['Industry', 'Arts', 'Science', 'Design'])}",
                     "congress": f"{word()} Congress",
                 }[kind]
                 if self.free(name):
