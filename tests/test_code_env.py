@@ -13,8 +13,8 @@ from agents import Episode, OraclePolicy, rollout
 from agents.evaluation import summarize
 from agents.scripted import call
 from envs.checker import check_multiturn, fuzz_actions
-from envs.code import humaneval, pools
-from envs.code.data import load_code_tasks
+from envs.code import pools
+from envs.code.data import check_data, load_code_tasks, record_check
 from envs.code.env import CodeEnv
 from envs.code.harness import encode
 from envs.tasks import ListTaskSet, Task
@@ -30,13 +30,13 @@ DOUBLE_CHECK = (
 
 def double_tasks():
     cases = lambda xs: [{"call": f"double({x})", "expected": encode(2 * x)} for x in xs]  # noqa: E731
-    prelude, stmts, _ = humaneval.split_check(DOUBLE_CHECK)
     prompt = 'def double(x: int) -> int:\n    """Twice x."""\n'
+    answer = prompt + "    return 2 * x\n"
+    he_data = check_data(prompt, DOUBLE_CHECK, "double", record_check(prompt, answer, DOUBLE_CHECK, "double"))
     return ListTaskSet([
         Task(id="double/calls", split="train", prompt="Write double(x).", answer="def double(x):\n    return 2 * x\n",
              data={"entry_point": "double", "visible": cases([0, 5, -1]), "hidden": cases([1, 2, 3, 4])}),
-        Task(id="double/asserts", split="test", prompt="Write double(x).", answer=prompt + "    return 2 * x\n",
-             data={"entry_point": "double", "setup": [prompt], "visible": [], "hidden_stmts": stmts, "test_prelude": prelude}),
+        Task(id="double/asserts", split="test", prompt="Write double(x).", answer=answer, data={**he_data, "visible": []}),
     ])
 
 

@@ -1,4 +1,4 @@
-"""The Code task set, built once into ``<cache>/code-v1/{train,val,test}.jsonl``.
+"""The Code task set, built once into ``<cache>/code-v2/{train,val,test}.jsonl``.
 
 * ``train``/``val``: the project's own problem families (:mod:`envs.code.families`), three or more
   variants each; ``val`` holds whole families (about 15 %, spread over the categories), so it is
@@ -9,8 +9,11 @@ The build runs every reference solution through the same harness the sandbox run
 (:mod:`envs.code.harness`), in a host subprocess, since all of it is the project's or HumanEval's
 own code: expected values of the generated tests are the reference's outputs; the build refuses
 a family whose reference disagrees with a hand-computed check, errors on any input, or gives every
-test the same answer; HumanEval's canonical solutions must pass every split test (else the
-problem keeps ``check`` whole) and decide which docstring examples are kept. Deterministic.
+test the same answer. HumanEval: the inputs each split test gives ``candidate`` are recorded with
+the canonical solution (:mod:`envs.code.replay`), the canonical solution is run on them in the
+harness, and every test must pass when replayed on the host with those values (else the problem
+keeps ``check`` whole); the canonical solution also decides which docstring examples are kept.
+Deterministic.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from envs.code import harness, humaneval
+from envs.code import harness, humaneval, replay
 from envs.code.families import CATEGORIES, Family, all_families
 from envs.code.values import encode, matches
 from envs.tasks import JsonlTaskSet, Task, build_atomically, cache_root, load_built
 
-DATA_VERSION = "code-v1"
+DATA_VERSION = "code-v2"
 VAL_FRACTION = 0.15
 N_VISIBLE = 3
 MIN_HIDDEN = 8
@@ -146,9 +149,26 @@ def generated_prompt(fn: str, rendered: dict[str, str], visible: list[dict[str, 
 
 
 # ----- HumanEval test tasks ----------------------------------------------------------------------
+def check_data(prompt: str, test_src: str, entry_point: str, recorded: dict[str, Any], split_ok: bool = True) -> dict[str, Any]:
+    """The hidden-test part of a HumanEval-style task's data: the test statements, their prelude and
+    the trusted prompt helpers stay on the host; only ``hidden_calls`` (inputs) go to the sandbox."""
+    prelude, tests, whole = humaneval.split_check(test_src)
+    stmts = tests if split_ok else [whole]
+    calls = recorded["calls"][:len(tests)] if split_ok else recorded["calls"][-1:]
+    return {"entry_point": entry_point, "setup": [prompt], "helpers": prompt, "hidden_stmts": stmts,
+            "hidden_calls": calls, "test_prelude": prelude, "split_check": split_ok}
+
+
+def record_check(prompt: str, answer: str, test_src: str, entry_point: str) -> dict[str, Any]:
+    """Record the inputs of every split test (then of the whole ``check``) with the trusted ``answer``."""
+    prelude, tests, whole = humaneval.split_check(test_src)
+    (recorded,) = replay.record([{"code": answer, "entry_point": entry_point, "prelude": prelude, "stmts": tests + [whole]}])
+    return recorded
+
+
 def humaneval_tasks() -> list[Task]:
     problems = humaneval.load_problems()
-    jobs, layout = [], []
+    layout = []
     for p in problems:
         prelude, tests, whole = humaneval.split_check(p["test"])
         examples = []
@@ -157,24 +177,33 @@ def humaneval_tasks() -> list[Task]:
                 examples.append((expr, encode(value)))
             except TypeError:
                 continue
-        cases = [{"kind": "stmt", "src": s} for s in tests + [whole]] + [{"kind": "call", "expr": e} for e, _ in examples]
+        layout.append((p, prelude, tests + [whole], examples))
+    recorded = replay.record([{"code": p["prompt"] + p["canonical_solution"], "entry_point": p["entry_point"],
+                               "prelude": prelude, "stmts": stmts} for p, prelude, stmts, _ in layout])
+    jobs = []
+    for (p, prelude, stmts, examples), rec in zip(layout, recorded):
+        cases = [{"kind": "calls", "calls": c} for c in rec["calls"]] + [{"kind": "call", "expr": e} for e, _ in examples]
         jobs.append({"setup": [p["prompt"]], "code": p["prompt"] + p["canonical_solution"], "entry_point": p["entry_point"],
-                     "test_prelude": prelude, "cases": cases, "timeout": 20.0, "budget": 300.0})
-        layout.append((p, prelude, tests, whole, examples))
+                     "cases": cases, "timeout": 20.0, "budget": 300.0})
+    results = run_harness(jobs)
+    verdicts = replay.judge_many([{"helpers": p["prompt"], "entry_point": p["entry_point"], "prelude": prelude, "stmts": stmts,
+                                   "tables": replay.tables(rec["calls"], res[:len(stmts)])}
+                                  for (p, prelude, stmts, _), rec, res in zip(layout, recorded, results)])
     tasks = []
-    for (p, prelude, tests, whole, examples), results in zip(layout, run_harness(jobs)):
-        stmt_results, call_results = results[:len(tests) + 1], results[len(tests) + 1:]
-        if stmt_results[-1].get("status") != "ok":
-            raise ValueError(f"{p['task_id']}: the canonical solution fails check(): {stmt_results[-1]}")
-        split_ok = bool(tests) and all(r.get("status") == "ok" for r in stmt_results[:-1])
+    for (p, prelude, stmts, examples), rec, res, ok in zip(layout, recorded, results, verdicts):
+        good = [v and e is None for v, e in zip(ok, rec["errors"])]
+        if not good[-1]:
+            raise ValueError(f"{p['task_id']}: the canonical solution fails check() when replayed: {rec['errors'][-1]}")
+        split_ok = len(stmts) > 1 and all(good[:-1])
+        call_results = res[len(stmts):]
         visible = [{"call": e, "expected": enc} for (e, enc), r in zip(examples, call_results) if matches(enc, r)][:5]
+        data = check_data(p["prompt"], p["test"], p["entry_point"], rec, split_ok)
         tasks.append(Task(
             id=p["task_id"],
             split="test",
             prompt=humaneval.problem_prompt(p),
             answer=p["prompt"] + p["canonical_solution"],
-            data={"entry_point": p["entry_point"], "setup": [p["prompt"]], "visible": visible,
-                  "hidden_stmts": tests if split_ok else [whole], "test_prelude": prelude, "split_check": split_ok},
+            data={**data, "visible": visible},
             meta={"source": "humaneval"},
         ))
     return tasks

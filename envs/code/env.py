@@ -12,11 +12,13 @@ a failing, crashing or hanging test costs only itself; results travel on lines p
 fresh per-call nonce, so code that prints lookalike lines scores nothing. For the generated tasks
 the harness returns the function's values and the comparison happens here, on the host. HumanEval
 (``test`` split) counts one test per assert-bearing statement of ``check`` (see
-:mod:`envs.code.humaneval`).
+:mod:`envs.code.humaneval`); the sandbox only runs the function on each test's recorded inputs,
+and the test statements themselves run here, on the host (:mod:`envs.code.replay`).
 
 Sandboxes: ``sandbox="docker"`` (default) or ``"local"`` (no isolation; only when asked by name)
 come from a process-wide pool per backend; every episode gets a fresh one, taken on its first tool
-call and given back when the episode ends. If the sandbox itself fails (not the code in it), the
+call and given back as soon as the episode terminates or is truncated (or on reset/close, or when
+an env is dropped unclosed). If the sandbox itself fails (not the code in it), the
 step raises ``SandboxError`` so a rollout marks the episode failed instead of scoring it 0.
 
 ``info`` adds, on reset, ``entry_point`` and ``visible_examples`` (how many), and ``visible_passed`` (best count of visible examples passed so far) on every step and,
@@ -27,10 +29,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import weakref
 from pathlib import Path
 from typing import Any
 
-from envs.code import harness
+from envs.code import harness, replay
 from envs.code.pools import shared_pool
 from envs.code.values import matches, show
 from envs.core import ToolEnv
@@ -39,6 +42,12 @@ from sandboxes import SandboxError
 from tools import ToolError, tool
 
 HARNESS_SOURCE = Path(harness.__file__).read_text()
+
+
+def _give_back(pool, held: dict[str, Any]) -> None:
+    sb = held.pop("sb", None)
+    if sb is not None:
+        pool.release(sb)
 
 
 class CodeEnv(ToolEnv):
@@ -74,7 +83,8 @@ class CodeEnv(ToolEnv):
         self.pool = shared_pool(sandbox, size=pool_size)  # raises, naming the fix, without Docker or the image
         self.run_timeout, self.test_timeout, self.submit_budget = run_timeout, test_timeout, submit_budget
         self.max_output_chars = max_output_chars
-        self._sb = None
+        self._held: dict[str, Any] = {}  # "sb": this episode's sandbox, if it has one
+        self._finalizer = weakref.finalize(self, _give_back, self.pool, self._held)  # an env dropped unclosed
         self._sandbox_failure: str | None = None
 
     # ----- episode ------------------------------------------------------------------------
@@ -85,10 +95,19 @@ class CodeEnv(ToolEnv):
     def end_task(self) -> None:
         self._release()
 
+    @property
+    def _sb(self):
+        return self._held.get("sb")
+
+    @_sb.setter
+    def _sb(self, sb) -> None:
+        if sb is None:
+            self._held.pop("sb", None)
+        else:
+            self._held["sb"] = sb
+
     def _release(self) -> None:
-        if self._sb is not None:
-            sb, self._sb = self._sb, None
-            self.pool.release(sb)
+        _give_back(self.pool, self._held)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = super().reset(seed=seed, options=options)
@@ -106,6 +125,8 @@ class CodeEnv(ToolEnv):
             failure, self._sandbox_failure = self._sandbox_failure, None
             self._release()
             raise SandboxError(f"the episode's sandbox failed: {failure}")
+        if result[2] or result[3]:  # the episode is over: its sandbox goes back now
+            self._release()
         return result
 
     # ----- tools --------------------------------------------------------------------------
@@ -163,19 +184,22 @@ class CodeEnv(ToolEnv):
             code: Complete Python code defining the function.
         """
         data = self.task.data
-        if "hidden_stmts" in data:
-            cases = [{"kind": "stmt", "src": s} for s in data["hidden_stmts"]]
+        if "hidden_stmts" in data:  # HumanEval: only the recorded inputs enter the sandbox
+            cases = [{"kind": "calls", "calls": c} for c in data["hidden_calls"]]
         else:
             cases = [{"kind": "call", "expr": c["call"]} for c in data["hidden"]]
         try:
             results = self._harness(code, cases, budget=self.submit_budget)
         except ToolError as e:  # the workspace was made unusable by earlier code: nothing passes
             results = [{"status": "error", "error": str(e)} for _ in cases]
-        if "hidden_stmts" in data:
-            passed = [r.get("status") == "ok" for r in results]
+        if "hidden_stmts" in data:  # the verdicts are made here, on the host (envs.code.replay)
+            passed = replay.judge(data["helpers"], data["entry_point"], data.get("test_prelude", ""), data["hidden_stmts"],
+                                  replay.tables(data["hidden_calls"], results), timeout=self.test_timeout,
+                                  budget=self.submit_budget)
         else:
             passed = [matches(c["expected"], r) for c, r in zip(data["hidden"], results)]
-        status = ["pass" if ok else r.get("status", "error") for ok, r in zip(passed, results)]
+        status = ["pass" if ok else ("fail" if r.get("status") == "ok" else r.get("status", "error"))
+                  for ok, r in zip(passed, results)]
         n = sum(passed)
         self.finish(n / len(cases), tests_passed=n, tests_total=len(cases), test_status=status, submitted_code=code)
         return f"Submitted: {n}/{len(cases)} hidden tests passed."
@@ -204,7 +228,7 @@ class CodeEnv(ToolEnv):
         """Run ``cases`` against ``code`` in the sandbox; one result dict per case, in order."""
         data = self.task.data
         job = {"code": code, "entry_point": data["entry_point"], "cases": cases, "setup": data.get("setup", []),
-               "test_prelude": data.get("test_prelude", ""), "timeout": self.test_timeout, "budget": budget}
+               "timeout": self.test_timeout, "budget": budget}
         nonce, job_file = secrets.token_hex(16), f".tg_job_{secrets.token_hex(8)}.json"
         r = self._run(f"{HARNESS_SOURCE}\nmain({job_file!r})\n", budget + 10.0, files={job_file: json.dumps({"jobs": [job]})}, stdin=nonce)
         results: dict[int, dict[str, Any]] = {}

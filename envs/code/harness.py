@@ -9,9 +9,11 @@ with its own time limit, so one failing, crashing or hanging test never hides th
   the call and sends back the *encoded* return value (:func:`encode`: exact builtin types only, so
   an object whose ``__eq__`` always says True is refused). The host compares it with the expected
   value, so the expected values of such tests never enter the sandbox at all.
-* ``{"kind": "stmt", "src": "def __tg_test(candidate): ..."}``: a HumanEval assertion. The child
-  defines the test function and calls it with the user's function (wrapped so that it may return
-  builtin types only); the child reports pass or fail.
+* ``{"kind": "calls", "calls": [encoded (args, kwargs), ...]}``: the inputs one HumanEval test
+  statement passes to ``candidate`` (recorded at build time, see :mod:`envs.code.replay`). The
+  child calls the user's function on each and sends back the encoded return values (or the
+  error); the host then re-runs the test statement itself with those values. No verdict is ever
+  made in a process that ran user code, and no expected value enters the sandbox.
 
 Children get ``/dev/null`` as stdin, stdout and stderr, so user code cannot print into the
 harness's output. Only after the last child has finished does the parent read the per-episode
@@ -21,20 +23,30 @@ parent also makes itself non-dumpable, so same-user processes cannot read its me
 through ``/proc`` (the local backend running as root is not covered; it is not isolation).
 """
 
+import os
+import sys
+
+if __name__ == "__main__":  # never import from the workspace: a saved hashlib.py must not run here
+    try:
+        _cwd = os.path.realpath(os.getcwd())
+    except OSError:
+        _cwd = None
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != _cwd]
+    sys.path_importer_cache.clear()
+
 import hashlib
 import json
 import math
-import os
 import select
 import signal
-import sys
 import time
 import traceback
 
 JOB_FILE = ".tg_job.json"
 SOLUTION_FILE = "<solution>"
-MAX_RESULT = 64 << 10  # bytes read from one child
+MAX_RESULT = 1 << 20  # bytes read from one child
 BIG = 2000  # encoded values longer than this are sent as a SHA-256 digest
+CALL_MAX = 32 << 10  # longest encoded return value of one recorded HumanEval call
 _SCALARS = (type(None), bool, int, float, str)
 
 
@@ -65,17 +77,44 @@ def encode(value, depth=0):
                       "list, tuple, dict, set) are accepted" % kind.__name__)
 
 
-def plain(value):
-    """``value`` itself, after checking it is made of builtin types only (see :func:`encode`)."""
-    encode(value)
-    return value
+def decode(enc):
+    """The value :func:`encode` encoded; raises ``ValueError`` on an unknown tag."""
+    if isinstance(enc, dict):
+        if len(enc) != 1:
+            raise ValueError("a tagged value has exactly one key")
+        ((tag, body),) = enc.items()
+        if tag == "F":
+            return float(body)
+        if tag == "l":
+            return [decode(v) for v in body]
+        if tag == "t":
+            return tuple(decode(v) for v in body)
+        if tag == "d":
+            return {decode(k): decode(v) for k, v in body}
+        if tag == "s":
+            return {decode(v) for v in body}
+        if tag == "fs":
+            return frozenset(decode(v) for v in body)
+        raise ValueError("unknown value tag %r" % (tag,))
+    if isinstance(enc, list):
+        raise ValueError("a bare list is not an encoded value")
+    return enc
 
 
-def guard(fn):
-    """Wrap the user's function so that every value it returns must be plain builtin data."""
-    def candidate(*args, **kwargs):
-        return plain(fn(*args, **kwargs))
-    return candidate
+def run_calls(fn, calls, code):
+    """Call ``fn`` on every encoded ``(args, kwargs)``; one ``{"value"}`` or ``{"error"}`` each."""
+    out = []
+    for call in calls:
+        args, kwargs = decode(call)
+        try:
+            value = encode(fn(*args, **kwargs))
+            if len(json.dumps(value)) > CALL_MAX:
+                out.append({"error": "the returned value is too large"})
+            else:
+                out.append({"value": value})
+        except BaseException as e:  # noqa: BLE001 - this call errs; the host decides what that means
+            out.append({"error": short_error(e, code)})
+    return out
 
 
 def short_error(exc, code):
@@ -111,12 +150,9 @@ def run_case(job, compiled, case):
             if len(text) > BIG:  # large values travel as a digest of their canonical encoding
                 return {"status": "ok", "digest": hashlib.sha256(text.encode()).hexdigest()}
             return {"status": "ok", "value": value}
-        exec(compile(job.get("test_prelude", ""), "<tests>", "exec"), ns)
-        exec(compile(case["src"], "<tests>", "exec"), ns)
-        ns["__tg_test"](guard(ns[entry]))
-        return {"status": "ok"}
-    except AssertionError as e:
-        return {"status": "fail", "error": ("AssertionError: " + str(e)[:200]) if str(e) else "AssertionError"}
+        if case["kind"] == "calls":
+            return {"status": "ok", "values": run_calls(ns[entry], case["calls"], job["code"])}
+        return {"status": "error", "error": "unknown case kind"}
     except BaseException as e:  # noqa: BLE001 - any exception fails this case only
         return {"status": "error", "error": short_error(e, job["code"])}
 

@@ -12,28 +12,9 @@ import json
 import math
 from typing import Any
 
-from envs.code.harness import BIG, encode
+from envs.code.harness import BIG, decode, encode
 
 __all__ = ["BIG", "decode", "digest", "encode", "matches", "same", "show"]
-
-
-def decode(enc: Any) -> Any:
-    if isinstance(enc, dict):
-        ((tag, body),) = enc.items()
-        if tag == "F":
-            return float(body)
-        if tag == "l":
-            return [decode(v) for v in body]
-        if tag == "t":
-            return tuple(decode(v) for v in body)
-        if tag == "d":
-            return {decode(k): decode(v) for k, v in body}
-        if tag == "s":
-            return {decode(v) for v in body}
-        if tag == "fs":
-            return frozenset(decode(v) for v in body)
-        raise ValueError(f"unknown value tag {tag!r}")
-    return enc
 
 
 def digest(enc: Any) -> str:
@@ -55,8 +36,25 @@ def same(expected: Any, got: Any) -> bool:
     if isinstance(expected, (list, tuple)):
         return len(expected) == len(got) and all(same(a, b) for a, b in zip(expected, got))
     if isinstance(expected, dict):
-        return expected.keys() == got.keys() and all(same(v, got[k]) for k, v in expected.items())
+        mine, theirs = {_key(k): v for k, v in expected.items()}, {_key(k): v for k, v in got.items()}
+        return len(mine) == len(expected) and mine.keys() == theirs.keys() and all(same(v, theirs[k]) for k, v in mine.items())
+    if isinstance(expected, (set, frozenset)):
+        return {_key(v) for v in expected} == {_key(v) for v in got}
     return expected == got
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a set element or dict key that keeps bools apart from numbers
+    (``1 == 1.0`` still holds, as with Python's ``==``)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, tuple):
+        return ("t", tuple(_key(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("fs", frozenset(_key(v) for v in value))
+    return (type(value).__name__, value)
 
 
 def matches(expected_enc: Any, result: dict[str, Any]) -> bool:
@@ -69,11 +67,14 @@ def matches(expected_enc: Any, result: dict[str, Any]) -> bool:
         return False
     try:
         return same(decode(expected_enc), decode(result["value"]))
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, KeyError, ArithmeticError, RecursionError):
         return False
 
 
 def show(enc: Any, limit: int = 300) -> str:
     """``repr`` of an encoded value, cut at ``limit`` characters."""
-    text = repr(decode(enc))
+    try:
+        text = repr(decode(enc))
+    except (ValueError, TypeError, AttributeError, KeyError, ArithmeticError, RecursionError):
+        return "(unprintable value)"
     return text if len(text) <= limit else text[:limit] + "..."
