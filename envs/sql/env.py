@@ -11,9 +11,9 @@ output caps.  ``submit_sql`` ends the episode with the execution-match score
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
-from typing import Any
 
 from envs.core import ToolEnv
 from envs.sql import reward as R
@@ -22,6 +22,7 @@ from tools import ToolError, tool
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _SUBMIT_ROW_CAP = 100_000  # a submission's full result is compared, up to this many rows
+_GOLD_CACHE: dict[tuple[str, int, str], list[tuple]] = {}  # (db file, its mtime, gold sql) -> rows
 
 
 class SQLEnv(ToolEnv):
@@ -61,10 +62,9 @@ class SQLEnv(ToolEnv):
 
     # ----- episode ------------------------------------------------------------------------
     def start_task(self, task: Task) -> None:
-        path = self.tasks.db_path(task.data["db_id"])
+        path = self._db_path = self.tasks.db_path(task.data["db_id"])
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self.conn.set_authorizer(lambda action, *_: sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY)
-        self._gold_rows: list[tuple] | None = None
         self._listed = False
         self._described: set[str] = set()
         self._queries_ok = 0
@@ -130,7 +130,7 @@ class SQLEnv(ToolEnv):
             error = None
         except ToolError as e:
             pred_rows, error = None, str(e)
-        gold_rows = self._run(gold_sql, cap=_SUBMIT_ROW_CAP, timeout=max(self.query_timeout, 30.0))
+        gold_rows = self._gold_rows(gold_sql)
         match = pred_rows is not None and R.results_match(pred_rows, gold_rows, ordered=R.is_ordered(gold_sql))
         parts = {
             "execution_match": float(match),
@@ -144,6 +144,16 @@ class SQLEnv(ToolEnv):
         return "Submitted: the result matches the expected answer." if match else "Submitted: the result does not match the expected answer."
 
     # ----- query plumbing -----------------------------------------------------------------
+    def _gold_rows(self, gold_sql: str) -> list[tuple]:
+        """The gold result, run once per (database file, query) and shared by every episode of the
+        process: a group of samples of one task would otherwise re-run the same query each time."""
+        stat = os.stat(self._db_path)
+        key = (str(self._db_path), stat.st_mtime_ns, gold_sql)
+        rows = _GOLD_CACHE.get(key)
+        if rows is None:
+            rows = _GOLD_CACHE[key] = self._run(gold_sql, cap=_SUBMIT_ROW_CAP, timeout=max(self.query_timeout, 30.0))
+        return rows
+
     def _run(self, sql: str, params: tuple = (), cap: int | None = None, timeout: float | None = None) -> list[tuple]:
         return self._execute(sql, params, cap, timeout)[1]
 

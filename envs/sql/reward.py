@@ -13,6 +13,7 @@ tables and columns the two queries mention.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -88,13 +89,23 @@ def sort_key(value: object) -> tuple[int, object]:
     return (2, str(value))
 
 
+@functools.lru_cache(maxsize=8192)
+def parse(sql: str) -> exp.Expression | None:
+    """The SQLite parse tree of ``sql``, or None when sqlglot cannot read it.
+
+    Cached: every submission parses the gold query (order, schema) and the prediction (syntax,
+    schema), and a task's gold recurs in every sample of its group.  Callers must not mutate it.
+    """
+    try:
+        return sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return None
+
+
 def is_ordered(sql: str) -> bool:
     """Whether the query's top-level SELECT has an ORDER BY (so row order is part of the answer)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return False
-    return tree.args.get("order") is not None
+    tree = parse(sql)
+    return tree is not None and tree.args.get("order") is not None
 
 
 def syntax_valid(sql: str) -> float:
@@ -103,18 +114,13 @@ def syntax_valid(sql: str) -> float:
     sqlglot reads a lone expression such as ``SELEC nonsense`` as an aliased column, so a parse
     alone is not enough: the tree's root must be a query.
     """
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return 0.0
-    return float(isinstance(tree, (exp.Query, exp.Values)))
+    return float(isinstance(parse(sql), (exp.Query, exp.Values)))
 
 
 def schema_items(sql: str) -> set[str]:
     """Lower-cased table names and column names a query mentions (``t:name`` / ``c:name``)."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
+    tree = parse(sql)
+    if tree is None:
         return set()
     tables = {f"t:{t.name.lower()}" for t in tree.find_all(exp.Table)}
     columns = {f"c:{c.name.lower()}" for c in tree.find_all(exp.Column) if c.name != "*"}
