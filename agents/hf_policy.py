@@ -2,7 +2,8 @@
 
 For machines without vLLM and GPU runs where vLLM is not installed.  Same contract as
 :class:`agents.vllm_policy.VLLMPolicy`: token conversations in, sampled ids and their raw
-logprobs (log-softmax of the unprocessed logits) out, answer scoring by a forward pass.
+logprobs (log-softmax of the unprocessed logits) out, answer scoring by a forward pass; it is
+an :class:`agents.policy.TokenPolicy`.
 
 Requests from concurrent episodes are gathered into one batched ``generate`` (left-padded):
 calls that arrive within ``batch_wait`` seconds with the same sampling settings share a batch
@@ -46,6 +47,7 @@ class HFPolicy:
         self.model = model_obj or AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch_dtype).to(self.device)
         self.model.eval()
         self.name = f"hf:{self.model_dir.name}"
+        self.policy_version = 0  # the trainer bumps it after each weight update; completions carry it
         self.max_batch = max_batch
         self.batch_wait = batch_wait
         self.max_model_len = max_model_len or int(getattr(self.model.config, "max_position_embeddings", 2048))
@@ -137,6 +139,7 @@ class HFPolicy:
             pad_token_id=self.pad_id, return_dict_in_generate=True, output_logits=True,
         )
         with self._lock, torch.no_grad():
+            version = self.policy_version  # the weights this batch samples with
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
             out = self.model.generate(
@@ -156,7 +159,7 @@ class HFPolicy:
             ids = ids[:end]
             results.append(Completion(
                 text=self.renderer.completion_text(ids, reason), token_ids=ids, logprobs=lps[row, :end].tolist(),
-                finish_reason=reason,
+                finish_reason=reason, policy_version=version,
             ))
         return results
 

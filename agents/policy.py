@@ -1,16 +1,33 @@
-"""The ``Policy`` protocol: what the rollout engine asks of any policy.
+"""The policy protocols: what the rollout engine and the trainer ask of a policy.
 
-A policy turns chat requests into completions, asynchronously and in batches.  Backends that can
-(vLLM, HF transformers) return the sampled token ids and their logprobs; others leave them None.
-Scripted policies (oracle, random) may read ``Request.info``, the env's reset info, which a
+``Policy``: turns chat requests into completions, asynchronously and in batches.  Backends that
+can (vLLM, HF transformers) return the sampled token ids and their logprobs; others leave them
+None.  Scripted policies (oracle, random) may read ``Request.info``, the env's reset info, which a
 learned policy must ignore.
+
+``TokenPolicy``: a ``Policy`` that is token-in/token-out, which training rollouts need:
+
+* ``start_conversation(messages) -> TokenConversation``: render the first observation with the
+  chat template (generation prompt included); the rollout then appends to it, never re-renders.
+* ``generate_tokens(convs, sampling) -> list[Completion]``: one completion per conversation, in
+  order, continuing exactly ``conv.ids``; each carries ``token_ids`` and one logprob per id (the
+  sampler's raw logprob) and the ``policy_version`` of the weights that sampled it.  Raises
+  :class:`agents.tokens.ContextExhausted` when a conversation leaves no room for one token.
+* ``score_answers(prefixes, answers) -> list[float]``: mean log p(answer tokens | prefix ids),
+  one per pair (the answer probes of information-gain credit).
+* ``policy_version: int``: the weights version; 0 at load, bumped by the trainer after each weight
+  sync.  Completions are stamped with the version current when their request was sent.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from agents.tokens import TokenConversation
 
 
 class SamplingParams(BaseModel):
@@ -32,6 +49,7 @@ class Completion(BaseModel):
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     finish_reason: Literal["stop", "length", "error"] = "stop"
+    policy_version: int | None = None  # the weights version that sampled it; None: the backend does not track one
 
 
 @runtime_checkable
@@ -40,4 +58,23 @@ class Policy(Protocol):
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
         """One completion per request, in order."""
+        ...
+
+
+@runtime_checkable
+class TokenPolicy(Policy, Protocol):
+    """A token-in/token-out policy; see the module docstring for what each member promises."""
+
+    policy_version: int
+
+    def start_conversation(self, messages: Sequence[dict[str, Any]]) -> TokenConversation:
+        """The chat template's rendering of ``messages`` with the generation prompt, as a conversation to append to."""
+        ...
+
+    async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
+        """One completion per conversation, in order, with token ids, logprobs and ``policy_version``."""
+        ...
+
+    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str]) -> list[float]:
+        """Mean log p(answer tokens | prefix), one per (prefix, answer) pair."""
         ...

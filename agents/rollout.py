@@ -5,10 +5,12 @@ worker threads, so a slow tool (a sandbox, a big query) overlaps with other epis
 A policy call that fails is retried with backoff; after the last try the episode is returned with
 ``failed=True`` and the error, never dropped.
 
-Token-level policies (those with ``start_conversation``, e.g. :class:`agents.vllm_policy.VLLMPolicy`)
+Token-level policies (:class:`agents.policy.TokenPolicy`, e.g. :class:`agents.vllm_policy.VLLMPolicy`)
 get one :class:`agents.tokens.TokenConversation` per episode: each turn's request is the exact
 token sequence so far, the sampled ids are appended verbatim and the observation ids after the
-env step, so the trajectory carries token ids, logprobs and the loss mask.
+env step, so the trajectory carries token ids, logprobs and the loss mask.  Each turn records the
+``policy_version`` that sampled it: the completion's stamp, else the policy's attribute read
+before the call.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel, Field
 
-from agents.policy import Completion, Policy, Request, SamplingParams
+from agents.policy import Completion, Policy, Request, SamplingParams, TokenPolicy
 from agents.tokens import ContextExhausted
 from agents.trajectory import Trajectory, Turn
 
@@ -95,7 +97,7 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
     tools = [spec.openai() for spec in base.toolbox.specs()] if hasattr(base, "toolbox") else []
     conv = None
     try:
-        conv = policy.start_conversation(obs) if hasattr(policy, "start_conversation") else None
+        conv = policy.start_conversation(obs) if isinstance(policy, TokenPolicy) else None
     except Exception as e:
         traj.failed, traj.error = True, f"start_conversation raised {type(e).__name__}: {e}"
     if conv is not None:
@@ -110,6 +112,7 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
         else:
             request = Request(messages=traj.conversation(), tools=tools, info=info)
             call = lambda: policy.generate([request], sampling)  # noqa: E731
+        version = getattr(policy, "policy_version", None)  # a completion's own stamp wins (see below)
         try:
             completion = await _generate_with_retry(call, config)
         except ContextExhausted:
@@ -141,6 +144,7 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
                 action=action, observation=obs, reward=float(reward), terminated=terminated,
                 truncated=truncated, info=step_info, token_ids=completion.token_ids,
                 logprobs=completion.logprobs, finish_reason=completion.finish_reason, observation_ids=observation_ids,
+                policy_version=completion.policy_version if completion.policy_version is not None else version,
             )
         )
         if done:

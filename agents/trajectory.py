@@ -9,7 +9,8 @@ after them.  Their concatenation is the exact sequence the policy saw; :meth:`Tr
 :meth:`~Trajectory.loss_mask`, :meth:`~Trajectory.rollout_logprobs` and
 :meth:`~Trajectory.turn_spans` give it flat.  ``finish_reason`` says why the episode ended:
 ``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left) or
-``error`` (``failed``).
+``error`` (``failed``).  Each turn records the ``policy_version`` (weights version) that sampled it;
+:attr:`Trajectory.policy_versions` lists them (more than one: weights changed mid-episode).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Turn(BaseModel):
     logprobs: list[float] | None = None  # rollout logprob of each sampled id
     finish_reason: str = "stop"  # the completion's: stop | length | error
     observation_ids: list[int] | None = None  # template tokens after the completion (mask 0)
+    policy_version: int | None = None  # the weights version that sampled this turn (token policies)
 
 
 class Trajectory(BaseModel):
@@ -90,6 +92,11 @@ class Trajectory(BaseModel):
         """The ids the policy saw before sampling turn ``turn`` (``turn == len(turns)``: all)."""
         spans = self.turn_spans()
         return self.token_ids()[: spans[turn][0]] if turn < len(spans) else self.token_ids()
+
+    @property
+    def policy_versions(self) -> list[int]:
+        """The distinct weights versions that sampled this episode's turns, ascending (empty: untracked)."""
+        return sorted({t.policy_version for t in self.turns if t.policy_version is not None})
 
     @property
     def final_info(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ logprobs (vLLM's raw logprobs, before temperature and top-p).
 
 It also scores answers for information-gain credit: :meth:`VLLMPolicy.score_answers` returns
 the mean log-probability of an answer's tokens after a trajectory prefix, from the server's
-``prompt_logprobs``.
+``prompt_logprobs``.  It is an :class:`agents.policy.TokenPolicy`.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class VLLMPolicy:
         self.extra_body = dict(extra_body or {})  # more vLLM sampling fields for every generation request
         self._clients: dict[int, httpx.AsyncClient] = {}  # one per event loop (asyncio.run makes new ones)
         self._meta_lock: asyncio.Lock | None = None
+        self.policy_version = 0  # the trainer bumps it after each weight sync; completions carry it
 
     # -- the token-level interface used by the rollout engine ------------------------------
     def start_conversation(self, messages: Sequence[dict]) -> TokenConversation:
@@ -96,6 +97,7 @@ class VLLMPolicy:
         if sampling.stop:
             body["stop"] = sampling.stop
         body.update(self.extra_body)
+        version = self.policy_version  # read at send time: a sync pauses the server until in-flight requests end
         choice = (await self._post(body))["choices"][0]
         ids = choice.get("token_ids")
         if ids is None:
@@ -108,7 +110,7 @@ class VLLMPolicy:
             raise VLLMError(f"generation ended with finish_reason={reason!r}")
         return Completion(
             text=self.renderer.completion_text(ids, reason), token_ids=[int(i) for i in ids],
-            logprobs=[float(x) if x is not None else 0.0 for x in lps], finish_reason=reason,
+            logprobs=[float(x) if x is not None else 0.0 for x in lps], finish_reason=reason, policy_version=version,
         )
 
     def _client(self) -> httpx.AsyncClient:
