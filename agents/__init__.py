@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from agents.policy import Completion, Policy, Request, SamplingParams
+from agents.policy import Completion, Policy, Request, SamplingParams, TokenPolicy
 from agents.rollout import Episode, RolloutConfig, replay, rollout
 from agents.scripted import OraclePolicy, RandomPolicy, register_oracle
 from agents.trajectory import Trajectory, Turn, read_jsonl, write_jsonl
@@ -60,5 +60,5 @@ def make_policy(spec: str, seed: int = 0) -> Policy:
 
 __all__ = [
     "Completion", "Episode", "OraclePolicy", "Policy", "RandomPolicy", "Request", "RolloutConfig", "SamplingParams",
-    "Trajectory", "Turn", "make_policy", "read_jsonl", "register_oracle", "replay", "rollout", "write_jsonl",
+    "TokenPolicy", "Trajectory", "Turn", "make_policy", "read_jsonl", "register_oracle", "replay", "rollout", "write_jsonl",
 ]
