@@ -16,6 +16,7 @@ register(
 )
 register("Search-v0", "envs.search.env:SearchEnv", description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)")
 register("Code-v0", "envs.code.env:CodeEnv", description="Write Python functions tested in a sandbox (162 generated tasks; test is HumanEval's 164)")
+register("Lookup-v0", "envs.lookup.env:LookupEnv", description="Find a key's code with lookup (1-2 hops, or none), then answer; small enough to learn on a CPU")
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Task", "TaskSet", "TextSpace", "ToolEnv",
