@@ -1,0 +1,70 @@
+"""IGPO: information-gain turn rewards (arXiv 2510.14967; official code GuoqingWang1/IGPO).
+
+For trajectory ``i`` with ``T`` turns, ``signals.answer_logprobs[i][t]`` is the mean log-prob of
+the ground-truth answer after the first ``t`` turns (``t = 0``: the question alone), scored by the
+rollout policy without gradient.  With ``p_t = exp(answer_logprobs[i][t])``:
+
+    r_t = p_t − p_{t−1}                      for turns t = 1 .. T−1   (gain="prob")
+    r_t = lp_t − lp_{t−1}                    (gain="logprob": difference of mean log-probs)
+    r_T = R_i                                the outcome of the episode (info["outcome"])
+
+Turn ``t`` (1-based) is credited with what its tool result taught the model about the answer;
+the last turn, which produces the answer, gets the outcome.  A one-turn episode has only r_1 = R.
+A truncated episode is the same: its last turn gets the outcome it earned (0 when the env cut it).
+
+Normalization: z-score over *all* turn rewards of *all* samples of the group together
+(population std; std := 1 when there is at most one value; eps 1e-6), never per turn index.
+Then the discounted sum over later turns: A_t = r̂_t + γ A_{t+1} (γ = 1 as in the official script).
+A_t goes on every token of turn t.
+
+Not copied from the official code: an early release never divided by the std, and a gain of
+exactly 0 was dropped from the statistics (merging turns); here every turn counts, zeros included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from trainers.credit._stats import EPS, check_group, discounted_returns, zscore_pooled
+from trainers.credit.base import Signals, register_credit
+
+if TYPE_CHECKING:
+    from agents.trajectory import Trajectory
+
+
+def igpo_turn_rewards(answer_logprobs: Sequence[float], n_turns: int, outcome: float, gain: str = "prob") -> list[float]:
+    """Raw turn rewards r_1..r_T of one trajectory (before normalization)."""
+    if len(answer_logprobs) < n_turns:
+        raise ValueError(f"need {n_turns} answer probes (after 0..{n_turns - 1} turns), got {len(answer_logprobs)}")
+    if gain == "prob":
+        probe = [math.exp(lp) for lp in answer_logprobs[:n_turns]]
+    elif gain == "logprob":
+        probe = [float(lp) for lp in answer_logprobs[:n_turns]]
+    else:
+        raise ValueError(f"gain must be 'prob' or 'logprob', got {gain!r}")
+    return [probe[t] - probe[t - 1] for t in range(1, n_turns)] + [float(outcome)]
+
+
+@register_credit
+class IGPO:
+    name: ClassVar[str] = "igpo"
+    needs: ClassVar[frozenset[str]] = frozenset({"answer_probe"})
+
+    def __init__(self, gamma: float = 1.0, gain: str = "prob", eps: float = EPS):
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+        if gain not in ("prob", "logprob"):
+            raise ValueError(f"gain must be 'prob' or 'logprob', got {gain!r}")
+        self.gamma, self.gain, self.eps = gamma, gain, eps
+
+    def turn_rewards(self, group: Sequence[Trajectory], signals: Signals) -> list[list[float]]:
+        check_group(group)
+        probes = signals.require("answer_logprobs", len(group))
+        return [igpo_turn_rewards(lps, len(traj.turns), traj.outcome, self.gain) for lps, traj in zip(probes, group)]
+
+    def assign(self, group: Sequence[Trajectory], signals: Signals | None = None) -> list[list[float]]:
+        rewards = self.turn_rewards(group, signals or Signals())
+        normalized = zscore_pooled(rewards, unbiased=False, eps=self.eps)
+        return [discounted_returns(row, self.gamma) for row in normalized]
