@@ -1,0 +1,299 @@
+"""``TrainConfig``: everything a training run needs, validated before any model loads.
+
+``load_config(path=None, preset=None, overrides=[])`` builds one from a preset
+(``trainers/presets/NAME.yaml``, see :func:`list_presets`), then a YAML file on top of it (nested
+keys merge), then ``key.sub=value`` overrides whose values parse as YAML scalars
+(``optim.lr=3e-4``, ``lora=null``, ``sampling.stop=[a, b]``).  Unknown keys and bad values raise
+:class:`ConfigError`, whose message names each dotted field (``optim.lr: Input should be greater
+than 0``), so ``turngym train`` can exit before torch is even imported.
+
+Checks beyond types: ``env`` must be registered (short ids like ``Lookup-v0`` are normalised to
+``turngym/Lookup-v0``), ``model`` must be a folder or a known alias, ``credit`` must name a
+registered credit method that accepts ``credit_kwargs``, splits must exist, and an SFT ``data``
+path must be a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agents.policy import SamplingParams
+
+PRESET_DIR = Path(__file__).parent / "presets"
+SPLIT_NAMES = ("train", "val", "test")
+
+
+class ConfigError(ValueError):
+    """A bad training config; the message names every offending dotted field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(1e-5, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0.0)
+    grad_clip: float | None = Field(1.0, gt=0.0)  # max global grad norm; None: no clipping
+    warmup_steps: int = Field(0, ge=0)  # linear warm-up from lr/warmup_steps to lr
+    schedule: Literal["constant", "linear", "cosine"] = "constant"  # after warm-up; linear/cosine decay to 0
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError(f"each beta must lie in [0, 1), got {list(v)}")
+        return v
+
+
+class LoraConfig(_Strict):
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32.0, gt=0.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class LossConfig(_Strict):
+    clip_low: float = Field(0.2, ge=0.0, lt=1.0)  # ratio floor 1 - clip_low
+    clip_high: float = Field(0.2, ge=0.0)  # ratio ceiling 1 + clip_high (DAPO clip-higher: 0.28)
+    dual_clip: float | None = Field(None, gt=1.0)  # for A < 0 the loss is at most -c·A (c = 3 in the paper)
+    agg: Literal["token-mean", "seq-mean-token-sum", "seq-mean-token-mean"] = "token-mean"
+    agg_constant: float | None = Field(None, gt=0.0)  # seq-mean-token-sum divides each sum by it (Dr.GRPO)
+    tis_cap: float | None = Field(2.0, gt=0.0)  # truncated importance sampling cap C; None: off
+    kl_coef: float = Field(0.0, ge=0.0)  # k3 KL to the frozen initial model; 0: no reference model
+
+    @model_validator(mode="after")
+    def _constant_needs_token_sum(self) -> LossConfig:
+        if self.agg_constant is not None and self.agg != "seq-mean-token-sum":
+            raise ValueError("agg_constant only applies to agg 'seq-mean-token-sum' (Dr.GRPO)")
+        return self
+
+
+class SFTConfig(_Strict):
+    data: str = "oracle"  # 'oracle' (the env's oracle on the train split) or a trajectories JSONL path
+    steps: int = Field(200, ge=1)
+    lr: float = Field(1e-4, gt=0.0)
+    batch_size: int = Field(16, ge=1)
+    micro_batch: int = Field(16, ge=1)
+    warmup_steps: int = Field(10, ge=0)
+    max_tasks: int | None = Field(None, ge=1)  # oracle tasks to roll out (None: the whole split)
+    successful_only: bool = True  # keep only trajectories that succeeded (rejection sampling)
+
+    @field_validator("data")
+    @classmethod
+    def _data_exists(cls, v: str) -> str:
+        if v != "oracle" and not Path(v).expanduser().is_file():
+            raise ValueError(f"must be 'oracle' or an existing trajectories JSONL file, got {v!r}")
+        return v
+
+
+class TrainConfig(_Strict):
+    env: str
+    train_split: str = "train"
+    eval_split: str = "val"
+    test_split: str = "test"
+    model: str = "tiny"  # a transformers folder, or an alias: tiny | smollm2
+    rollout: Literal["hf", "vllm"] = "hf"
+    vllm_url: str | None = None  # rollout=vllm and None: the loop starts a server itself
+    credit: str = "grpo"
+    credit_kwargs: dict[str, Any] = Field(default_factory=dict)
+    group_size: int = Field(8, ge=1)  # samples per task
+    tasks_per_step: int = Field(8, ge=1)
+    sampling: SamplingParams = Field(default_factory=lambda: SamplingParams(temperature=1.0, max_tokens=64))
+    max_turns: int | None = Field(None, ge=1)  # None: the env's default
+    dynamic_sampling: bool = False  # drop groups whose rewards are all equal and draw more tasks
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    lora: LoraConfig | None = None  # None: full fine-tune
+    loss: LossConfig = Field(default_factory=LossConfig)
+    micro_batch: int = Field(8, ge=1)  # sequences per forward/backward
+    updates_per_batch: int = Field(1, ge=1)  # optimizer steps on each rollout batch
+    steps: int = Field(100, ge=0)  # RL steps (0: SFT and evaluation only)
+    eval_every: int = Field(0, ge=0)  # 0: no periodic evaluation
+    eval_tasks: int | None = Field(None, ge=1)  # tasks of eval_split per evaluation (None: all)
+    test_tasks: int | None = Field(None, ge=1)  # tasks of test_split in the final evaluation (None: all)
+    checkpoint_every: int = Field(0, ge=0)  # 0: only at the end
+    seed: int = 0
+    out_dir: str = "runs/train"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, bf16 on CUDA
+    sft: SFTConfig | None = None  # supervised warm start before RL
+
+    @field_validator("env")
+    @classmethod
+    def _env_registered(cls, v: str) -> str:
+        from envs import registered
+        from envs.registry import env_id
+
+        full = env_id(v)  # raises ValueError on a malformed id
+        if full not in registered():
+            raise ValueError(f"no registered env {full!r}; registered: {sorted(registered())}")
+        return full
+
+    @field_validator("train_split", "eval_split", "test_split")
+    @classmethod
+    def _split_known(cls, v: str) -> str:
+        if v not in SPLIT_NAMES:
+            raise ValueError(f"must be one of {list(SPLIT_NAMES)}, got {v!r}")
+        return v
+
+    @field_validator("model")
+    @classmethod
+    def _model_known(cls, v: str) -> str:
+        from agents.models import ALIASES
+
+        if v not in ALIASES and not Path(v).expanduser().is_dir():
+            raise ValueError(f"no model folder {v!r} and not an alias ({sorted(set(ALIASES))})")
+        return v
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, v: str) -> str:
+        if v not in ("auto", "cpu", "cuda") and not (v.startswith("cuda:") and v[5:].isdigit()):
+            raise ValueError(f"must be auto, cpu, cuda or cuda:N, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _credit_known(self) -> TrainConfig:
+        from trainers.credit import credit_methods, get_credit
+
+        if self.credit not in credit_methods():
+            raise _field_error("credit", f"unknown credit method {self.credit!r}; known: {credit_methods()}")
+        try:
+            get_credit(self.credit, **self.credit_kwargs)
+        except (TypeError, ValueError) as e:
+            raise _field_error("credit_kwargs", f"{self.credit} rejects {self.credit_kwargs}: {e}") from None
+        if self.rollout == "hf" and self.vllm_url:
+            raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
+        return self
+
+    # -- helpers ---------------------------------------------------------------------------
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def dump(self, path: str | Path) -> Path:
+        """Write the resolved config as YAML (``load_config(path)`` reads it back unchanged)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_yaml(), encoding="utf-8")
+        return path
+
+    def config_hash(self) -> str:
+        """sha256 of the settings that shape the run (``out_dir`` and ``steps`` may change on resume)."""
+        data = self.model_dump(mode="json", exclude={"out_dir", "steps"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _field_error(field: str, message: str) -> _FieldError:
+    return _FieldError(field, message)
+
+
+# -- loading --------------------------------------------------------------------------------------
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path:
+    path = PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"preset: no preset {name!r}; available: {list_presets()}")
+    return path
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot read {path}: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{what}: {path} is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what}: {path} must hold a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_override(data: dict[str, Any], override: str) -> dict[str, Any]:
+    """Set ``a.b.c=value`` in ``data`` (value parsed as a YAML scalar/flow value)."""
+    import yaml
+
+    key, sep, raw = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {override!r}: expected key=value (e.g. optim.lr=1e-4)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{key}: value {raw!r} is not a YAML value: {e}") from None
+    parts = key.split(".")
+    out = dict(data)
+    node = out
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = {}
+        elif not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(parts[:depth + 1])}: is {child!r}, not a section with sub-keys")
+        node[part] = dict(child)
+        node = node[part]
+    node[parts[-1]] = value
+    return out
+
+
+def format_validation_error(error: ValidationError) -> str:
+    lines = []
+    for err in error.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        field = getattr(err.get("ctx", {}).get("error"), "field", None)
+        if field and not loc:  # a model-level check that names its own field
+            lines.append(msg)
+            continue
+        lines.append(f"{loc or 'config'}: {msg}" + (f" (got {err['input']!r})" if err["type"].endswith("_type") else ""))
+    return "; ".join(lines)
+
+
+def validate_config(data: dict[str, Any]) -> TrainConfig:
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e)) from None
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """A validated :class:`TrainConfig` from a preset, then a YAML file, then ``key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if preset:
+        data = _read_yaml(preset_path(preset), "preset")
+    if path is not None:
+        data = _merge(data, _read_yaml(Path(path), "config"))
+    for override in overrides:
+        data = apply_override(data, override)
+    return validate_config(data)
