@@ -1,0 +1,22 @@
+"""The oracle for ``turngym/Code-v0``: check the reference solution, then submit it.
+
+The reference solution is the reset info's ``answer`` (for HumanEval, the prompt plus the
+canonical solution). The plan runs it on the visible examples with ``run_tests`` (or, for a task
+without examples, once with ``run_python``) and then submits it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.scripted import call, register_oracle
+
+
+def code_plan(turn: int, info: dict[str, Any]) -> str:
+    code = info["answer"]
+    check = call("run_tests", code=code) if info.get("visible_examples") else call("run_python", code=code)
+    steps = [check, call("submit", code=code)]
+    return steps[min(turn, len(steps) - 1)]
+
+
+register_oracle("code", code_plan)
