@@ -10,11 +10,19 @@ One episode is one :class:`~envs.tasks.Task`.
   assistant's raw text or an already-parsed tool call (see :func:`tools.parse_action`).  The
   observation is the list of new messages the env answers with: one ``tool`` message for a
   valid call, one ``user`` message explaining the problem for a malformed one.
-* Malformed actions never raise.  They cost a turn, set ``info["valid_action"] = False`` and
-  count in ``info["invalid_actions"]``.
-* The episode *terminates* when a tool calls :meth:`ToolEnv.finish` (e.g. ``submit``); it is
-  *truncated* after ``max_turns`` steps.  ``reward`` is 0 on every step but the last, where it
-  equals ``info["outcome"]`` (the task score in [0, 1]; 0 when truncated).
+* No action raises, whatever its type (deeply nested or self-referencing objects included).  A
+  malformed one costs a turn, sets ``info["valid_action"] = False``, counts in
+  ``info["invalid_actions"]`` and is answered by a message that says what was wrong.  The only
+  exception ``step`` lets out is :class:`tools.ToolInfrastructureError` (the machinery behind a
+  tool failed: the rollout records the episode as ``failed``).
+* Every message ``step`` emits is capped at ``max_observation_chars`` characters of text (per
+  env; the constructor argument or the class attribute): longer text keeps its head and ends with
+  a visible ``[cut: N more characters]`` marker, the whole within the cap.  Image parts are kept.
+* The episode *terminates* when a tool calls :meth:`ToolEnv.finish` (e.g. ``submit``), or when a
+  tool marked ``ends_episode`` returns without calling it (outcome 0); a tool that raises
+  :class:`tools.ToolError` does not end it.  It is *truncated* after ``max_turns`` steps.
+  ``reward`` is 0 on every step but the last, where it equals ``info["outcome"]`` (the task score
+  in [0, 1]; 0 when truncated).
 
 ``info`` on every step: ``task_id``, ``turn``, ``valid_action``, ``invalid_actions``,
 ``tool_calls`` (per tool name), ``tool_errors``, ``state_key`` (hashable anchor state for
@@ -33,18 +41,24 @@ from collections import Counter
 from typing import Any
 
 import gymnasium as gym
+from pydantic import BaseModel
 
 from envs.spaces import MessagesSpace, TextSpace
 from envs.tasks import Split, Task, TaskSet, check_split
 from tools import ToolBox, parse_action
+from tools.calls import ToolInfrastructureError, safe_repr, safe_str
+from tools.content import content_text
+from tools.parsing import CALL_EXAMPLE, ParsedAction
 
 Message = dict[str, Any]
 
 
 class ToolEnv(gym.Env[list, str]):
-    metadata = {"render_modes": ["ansi"]}
+    # render_fps: gymnasium's checker warns without one; a text transcript has no real frame rate.
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
     family = "custom"  # names the env family for oracles and reports
     default_max_turns = 10
+    max_observation_chars = 8_000  # text per emitted message; see the module docstring
     system_intro = "You are an agent that solves tasks by calling tools."
 
     def __init__(
@@ -54,6 +68,7 @@ class ToolEnv(gym.Env[list, str]):
         max_turns: int | None = None,
         render_mode: str | None = None,
         calls_per_turn: int = 1,
+        max_observation_chars: int | None = None,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -62,6 +77,10 @@ class ToolEnv(gym.Env[list, str]):
         self.max_turns = self.default_max_turns if max_turns is None else max_turns
         if self.max_turns < 1:
             raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+        if max_observation_chars is not None:
+            self.max_observation_chars = max_observation_chars
+        if self.max_observation_chars < MIN_OBSERVATION_CHARS:
+            raise ValueError(f"max_observation_chars must be >= {MIN_OBSERVATION_CHARS}, got {self.max_observation_chars}")
         self.render_mode = render_mode
         self.calls_per_turn = calls_per_turn
         self.action_space = TextSpace()
@@ -113,8 +132,12 @@ class ToolEnv(gym.Env[list, str]):
         if self._done:
             raise RuntimeError("the episode has ended; call reset()")
         self.turn += 1
-        self._transcript.append({"role": "assistant", "content": action if isinstance(action, str) else json.dumps(_jsonable(action), default=repr)})
-        parsed = parse_action(action, max_calls=self.calls_per_turn)
+        self._transcript.append({"role": "assistant", "content": action_text(action)})
+        try:
+            parsed = parse_action(action, max_calls=self.calls_per_turn)
+        except Exception as e:  # parse_action is built not to raise; this keeps step's promise if it ever does
+            parsed = ParsedAction(error=f"Error: the action could not be read ({type(e).__name__}: {safe_str(e)}). "
+                                        f"Write: {CALL_EXAMPLE}")
         if parsed.error:
             self.invalid_actions += 1
             obs = [{"role": "user", "content": parsed.error}]
@@ -122,14 +145,21 @@ class ToolEnv(gym.Env[list, str]):
             obs = []
             for call in parsed.calls:
                 self._calls[call.name] += 1
-                result = self.toolbox.call(call)
+                try:
+                    result = self.toolbox.call(call)
+                except ToolInfrastructureError:
+                    self._done = True  # the episode cannot go on; the rollout records it as failed
+                    raise
                 self.tool_errors += not result.ok
                 msg: Message = {"role": "tool", "name": call.name, "content": result.content}
                 if call.id:
                     msg["tool_call_id"] = call.id
                 obs.append(msg)
+                if result.ok and self._result is None and self.toolbox.definition(call.name).ends_episode:
+                    self._result = {"outcome": 0.0, "success": False, "ended_by": call.name}  # it promised to end the episode
                 if self._result is not None:
                     break  # a finishing call ends the turn
+        obs = [cap_message(m, self.max_observation_chars) for m in obs]
         self._transcript.extend(obs)
 
         terminated = self._result is not None
@@ -164,7 +194,7 @@ class ToolEnv(gym.Env[list, str]):
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
-            return "\n".join(f"[{m['role']}] {m['content']}" for m in self._transcript)
+            return "\n".join(f"[{m['role']}] {_render_content(m['content'])}" for m in self._transcript)
         return None
 
     def close(self) -> None:
@@ -198,7 +228,55 @@ class ToolEnv(gym.Env[list, str]):
         }
 
 
-def _jsonable(action: Any) -> Any:
-    if hasattr(action, "model_dump"):
-        return action.model_dump()
-    return action
+MIN_OBSERVATION_CHARS = 100
+
+
+def cap_text(text: str, limit: int) -> str:
+    """``text`` when it fits in ``limit`` characters; else its head and ``[cut: N more characters]``, within ``limit``."""
+    if len(text) <= limit:
+        return text
+    keep = limit
+    for _ in range(3):  # the marker's length depends on N, which depends on how much is kept
+        keep = max(0, limit - len(_cut_marker(len(text) - keep)))
+    return text[:keep] + _cut_marker(len(text) - keep)
+
+
+def _cut_marker(n: int) -> str:
+    return f"\n[cut: {n} more characters]"
+
+
+def cap_message(message: Message, limit: int) -> Message:
+    """``message`` with its text capped at ``limit`` characters in all (text parts share the budget)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        capped: Any = cap_text(content, limit)
+    elif isinstance(content, list):
+        capped, left = [], limit
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                text = part["text"]
+                if len(text) > left:
+                    text = cap_text(text, left) if left >= MIN_OBSERVATION_CHARS else _cut_marker(len(text)).lstrip()
+                left = max(0, left - len(text))
+                part = {**part, "text": text}
+            capped.append(part)
+    else:
+        return message
+    return message if capped is content else {**message, "content": capped}
+
+
+def action_text(action: Any) -> str:
+    """The action as transcript text; never raises (cycles, absurd nesting, a failing ``__repr__``)."""
+    if isinstance(action, str):
+        return action
+    try:
+        return json.dumps(action.model_dump() if isinstance(action, BaseModel) else action)
+    except Exception:  # not JSON (bytes, a cycle, 10,000 levels deep, a broken object): a short repr
+        return safe_repr(action)
+
+
+def _render_content(content: Any) -> str:
+    if isinstance(content, list):
+        images = sum(isinstance(p, dict) and p.get("type") == "image_url" for p in content)
+        return content_text(content) + (f" [{images} image(s)]" if images else "")
+    return str(content)

@@ -39,6 +39,8 @@ def parse_action(action: Any, *, max_calls: int | None = 1) -> ParsedAction:
         parsed = _parse(action)
     except _ParseError as e:
         return ParsedAction(text=action if isinstance(action, str) else "", error=str(e))
+    except Exception as e:  # a hostile object (a property that raises, a cycle pydantic rejects): still an answer
+        return ParsedAction(error=f"Error: the action could not be read ({type(e).__name__}). Write: {CALL_EXAMPLE}")
     if not parsed.calls:
         parsed.error = f"Error: no tool call found. Call exactly one tool like this: {CALL_EXAMPLE}"
     elif max_calls is not None and len(parsed.calls) > max_calls:
