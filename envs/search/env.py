@@ -52,6 +52,7 @@ class SearchEnv(ToolEnv):
         snippet_chars: int = 160,
         max_k: int = 20,
         reward: str = "em",
+        max_observation_chars: int | None = None,
     ):
         if tasks is None:
             from envs.search.data import load_search_tasks
@@ -67,7 +68,9 @@ class SearchEnv(ToolEnv):
             raise ValueError(f"reward must be 'em' or 'f1', got {reward!r}")
         if page_chars < 100 or snippet_chars < 20 or max_k < 1:
             raise ValueError("page_chars must be >= 100, snippet_chars >= 20 and max_k >= 1")
-        super().__init__(tasks, split=split, max_turns=max_turns, render_mode=render_mode)
+        super().__init__(
+            tasks, split=split, max_turns=max_turns, render_mode=render_mode, max_observation_chars=max_observation_chars
+        )
         self.retrieval, self.page_chars, self.snippet_chars = retrieval, page_chars, snippet_chars
         self.max_k, self.reward = max_k, reward
 

@@ -44,6 +44,7 @@ class SQLEnv(ToolEnv):
         max_rows: int = 50,
         max_output_chars: int = 4000,
         partial_weight: float = 0.0,
+        max_observation_chars: int | None = None,
     ):
         if tasks is None:
             from envs.sql.data import load_sql_tasks
@@ -53,7 +54,9 @@ class SQLEnv(ToolEnv):
             raise TypeError("SQLEnv needs a task set with a db_path(db_id) method")
         if not 0.0 <= partial_weight < 1.0:
             raise ValueError(f"partial_weight must lie in [0, 1), got {partial_weight}")
-        super().__init__(tasks, split=split, max_turns=max_turns, render_mode=render_mode)
+        super().__init__(
+            tasks, split=split, max_turns=max_turns, render_mode=render_mode, max_observation_chars=max_observation_chars
+        )
         self.query_timeout = query_timeout
         self.max_rows = max_rows
         self.max_output_chars = max_output_chars
