@@ -244,6 +244,12 @@ def test_ids_must_not_collide_across_splits(spider_root):
     ("SELECT name FROM singer EXCEPT SELECT name FROM singer WHERE age > 3", "nested", ["singer"]),
     ("WITH t AS (SELECT * FROM singer) SELECT * FROM t", "nested", ["singer"]),
     ("SELEC nonsense (", None, []),
+    ("SELECT DISTINCT name FROM singer WHERE age > 3", "distinct", ["singer"]),
+    ("SELECT DISTINCT T1.name FROM singer AS T1 JOIN concert AS T2 ON T1.id = T2.singer_id", "distinct", ["concert", "singer"]),
+    ("select distinct country from singer", "distinct", ["singer"]),
+    ("SELECT COUNT(DISTINCT country) FROM singer", "aggregate", ["singer"]),
+    ("SELECT DISTINCT name FROM singer ORDER BY age", "order_limit", ["singer"]),
+    ("SELECT name FROM singer WHERE id IN (SELECT DISTINCT singer_id FROM concert)", "nested", ["concert", "singer"]),
 ])
 def test_classify_sql(sql, kind, tables):
     assert classify_sql(sql) == (kind, tables)

@@ -217,10 +217,13 @@ class SpiderTaskSet(TaskSet):
 
 
 def classify_sql(sql: str, schema: SpiderSchema | None = None) -> tuple[str | None, list[str]]:
-    """Guess a question's kind (the generated domains' six) and the tables its gold reads.
+    """Guess a question's kind and the tables its gold reads.
 
-    The benchmarks carry no such labels (Spider's hardness levels mix several constructs), so
-    we derive them from the gold's shape, most distinctive construct first.  Table names come
+    The kinds are the generated domains' six plus ``distinct``: a top-level ``SELECT DISTINCT``
+    (deduplicated rows: a query without it returns a different multiset) with no grouping,
+    ordering, aggregate or nesting.  ``COUNT(DISTINCT x)`` stays ``aggregate``.  The benchmarks
+    carry no such labels (Spider's hardness levels mix several constructs), so we derive them
+    from the gold's shape, most distinctive construct first.  Table names come
     back as the schema spells them.  Unparseable gold gives ``(None, [])`` rather than failing:
     the question is still usable, only the labels are missing.
     """
@@ -243,6 +246,8 @@ def classify_sql(sql: str, schema: SpiderSchema | None = None) -> tuple[str | No
         kind = "order_limit"
     elif tree.find(exp.AggFunc):
         kind = "aggregate"
+    elif tree.args.get("distinct"):
+        kind = "distinct"
     elif len(tables) > 1 or tree.find(exp.Join):
         kind = "join"
     else:
