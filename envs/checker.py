@@ -3,7 +3,10 @@
 * ``gymnasium``: ``gymnasium.utils.env_checker.check_env`` on an env made through the registry;
 * ``determinism``: the same seed gives the same task, and the same actions the same transcript;
 * ``malformed_actions``: fuzzed bad actions never raise, each gets an explanatory message and
-  ``valid_action=False``;
+  ``valid_action=False``; every message is a valid chat message (string or content parts);
+* ``hostile_actions``: deeply nested and self-referencing objects, an object whose attributes
+  raise, and 1 MB names and arguments for every tool never raise, and each answer stays within
+  the env's ``max_observation_chars``;
 * ``episodes_end``: an episode of bad actions is truncated exactly at ``max_turns``, reward 0;
 * ``info_keys``: reset and step info carry what credit assignment needs.
 """
@@ -21,6 +24,9 @@ import gymnasium as gym
 from gymnasium.utils.env_checker import check_env
 from pydantic import BaseModel
 
+from envs.spaces import message_problem
+from tools.content import content_text
+
 STEP_KEYS = ("task_id", "turn", "valid_action", "invalid_actions", "tool_calls", "tool_errors", "state_key")
 END_KEYS = ("outcome", "success", "answer")
 
@@ -35,13 +41,14 @@ def fuzz_actions(rng: random.Random, tool_names: list[str]) -> Iterator[Any]:
     """An endless stream of malformed actions of every kind the parser must survive."""
     names = tool_names + ["", "nope", "DROP", "list tables", "a" * 300]
     junk = lambda n: "".join(rng.choice(string.printable) for _ in range(rng.randint(0, n)))  # noqa: E731
+    odd_arguments, odd_values = [None, 3, "x", [], {"zz": 1}], [1, None, [1], {"a": 1}]
     makers: list[Callable[[], Any]] = [
         lambda: junk(80),
         lambda: "<tool_call>" + junk(40),
         lambda: f"<tool_call>{junk(40)}</tool_call>",
         lambda: f'<tool_call>{{"name": "{rng.choice(names)}", "arguments": {junk(10)}}}</tool_call>',
-        lambda: f'<tool_call>{json.dumps({"name": rng.choice(names), "arguments": rng.choice([None, 3, "x", [], {"zz": 1}])})}</tool_call>',
-        lambda: json.dumps({"name": rng.choice(tool_names or ["x"]), "arguments": {"query": rng.choice([1, None, [1], {"a": 1}])}}),
+        lambda: f'<tool_call>{json.dumps({"name": rng.choice(names), "arguments": rng.choice(odd_arguments)})}</tool_call>',
+        lambda: json.dumps({"name": rng.choice(tool_names or ["x"]), "arguments": {"query": rng.choice(odd_values)}}),
         lambda: json.dumps({"name": rng.choice(names), "arguments": {junk(5): junk(5)}}),
         lambda: "<tool_call>{}</tool_call>" * rng.randint(2, 4),
         lambda: rng.choice([None, 0, 3.5, b"bytes", [], [1, 2], {}, {"role": "assistant"}, {"tool_calls": [1]}]),
@@ -57,6 +64,7 @@ def check_multiturn(make_env: Callable[[], gym.Env], n_fuzz: int = 1000, seed: i
     results = [_run("gymnasium", lambda: _gymnasium(make_env))]
     results.append(_run("determinism", lambda: _determinism(make_env, seed)))
     results.append(_run("malformed_actions", lambda: _malformed(make_env, n_fuzz, seed)))
+    results.append(_run("hostile_actions", lambda: _hostile(make_env, seed)))
     results.append(_run("episodes_end", lambda: _episodes_end(make_env, seed)))
     results.append(_run("info_keys", lambda: _info_keys(make_env, seed)))
     return results
@@ -107,13 +115,73 @@ def _malformed(make_env: Callable[[], gym.Env], n: int, seed: int) -> str:
     explained = 0
     for _ in range(n):
         obs, reward, terminated, truncated, info = env.step(next(fuzz))
-        if not obs or not all(isinstance(m.get("content"), str) and m["content"].strip() for m in obs):
-            raise AssertionError(f"a malformed action got no explanation: {obs!r}")
+        _check_answer(obs, "a malformed action")
         explained += 1
         if terminated or truncated:
             env.reset(seed=rng.randrange(1 << 30))
     env.close()
     return f"{explained}/{n} explained"
+
+
+def _check_answer(obs: Any, what: str, limit: int | None = None) -> None:
+    if not isinstance(obs, list) or not obs:
+        raise AssertionError(f"{what} got no explanation: {obs!r}"[:500])
+    for m in obs:
+        problem = message_problem(m)
+        if problem:
+            raise AssertionError(f"{what} got an invalid message ({problem}): {m!r}"[:500])
+        text = content_text(m["content"])
+        if not text.strip():
+            raise AssertionError(f"{what} got no explanation: {m!r}"[:500])
+        if limit is not None and len(text) > limit:
+            raise AssertionError(f"{what} got {len(text):,} characters, over max_observation_chars={limit:,}")
+
+
+class _Hostile:
+    """An action whose every attribute access raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"hostile attribute {name}")
+
+
+def hostile_actions(tools: dict[str, list[str]], size: int = 1_000_000) -> Iterator[tuple[str, Any]]:
+    """(label, action) pairs no env may raise on: absurd nesting, cycles, raising objects, huge text.
+
+    ``tools`` maps each tool name to its required parameters; each tool is called once with a
+    ``size``-character string for every one of them (the echo of a bad argument must stay capped).
+    """
+    tool_names = list(tools)
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    cyclic: dict = {"name": tool_names[0] if tool_names else "x"}
+    cyclic["arguments"] = {"value": cyclic}
+    big = "Z" * size
+    yield "a list nested 10,000 deep", deep
+    yield "a self-referencing dict", cyclic
+    yield "an object whose attributes raise", _Hostile()
+    yield "a 1 MB tool name", f'<tool_call>{{"name": "{big}", "arguments": {{}}}}</tool_call>'
+    yield "1 MB of text", big
+    for name, required in tools.items():
+        arguments = dict.fromkeys(required, big)
+        yield f"1 MB arguments of {name}", f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+
+
+def _hostile(make_env: Callable[[], gym.Env], seed: int) -> str:
+    env = make_env()
+    base = env.unwrapped
+    limit = getattr(base, "max_observation_chars", None)
+    env.reset(seed=seed)
+    n = 0
+    tools = {name: list(base.toolbox.definition(name).spec.parameters.get("required", [])) for name in base.toolbox.names}
+    for label, action in hostile_actions(tools):
+        obs, _, terminated, truncated, _ = env.step(action)
+        _check_answer(obs, label, limit)
+        n += 1
+        if terminated or truncated:
+            env.reset(seed=seed)
+    env.close()
+    return f"{n} hostile actions answered" + (f" within {limit:,} characters" if limit else "")
 
 
 def _episodes_end(make_env: Callable[[], gym.Env], seed: int) -> str:

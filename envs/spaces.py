@@ -1,4 +1,8 @@
-"""Gymnasium spaces for chat: an action is free text, an observation is a list of new messages."""
+"""Gymnasium spaces for chat: an action is free text, an observation is a list of new messages.
+
+A message's content is a string or a list of OpenAI content parts (``text`` and ``image_url``
+with a data URL or a ``file://`` reference; see :mod:`tools.content`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 
 import numpy as np
 from gymnasium.spaces import Space
+
+from tools.content import content_problem
 
 ROLES = ("system", "user", "assistant", "tool")
 _SAMPLE_CHARS = string.ascii_letters + string.digits + string.punctuation + " \n"
@@ -39,7 +45,7 @@ class TextSpace(Space[str]):
 
 
 class MessagesSpace(Space[list]):
-    """A list of OpenAI-style chat messages: dicts with a known ``role`` and string ``content``."""
+    """A list of OpenAI-style chat messages: dicts with a known ``role`` and a string or content-part ``content``."""
 
     def __init__(self, seed: int | np.random.Generator | None = None):
         super().__init__(shape=None, dtype=None, seed=seed)
@@ -53,12 +59,19 @@ class MessagesSpace(Space[list]):
         return [{"role": role, "content": f"message {int(self.np_random.integers(1_000_000))}"}]
 
     def contains(self, x: Any) -> bool:
-        return isinstance(x, list) and all(
-            isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str) for m in x
-        )
+        return isinstance(x, list) and all(message_problem(m) is None for m in x)
 
     def __repr__(self) -> str:
         return "MessagesSpace()"
 
     def __eq__(self, other: Any) -> bool:
         return isinstance(other, MessagesSpace)
+
+
+def message_problem(message: Any) -> str | None:
+    """What is wrong with one chat message, or None."""
+    if not isinstance(message, dict):
+        return f"a message must be a dict, got {type(message).__name__}"
+    if message.get("role") not in ROLES:
+        return f"unknown role {message.get('role')!r}; known: {', '.join(ROLES)}"
+    return content_problem(message.get("content"))
