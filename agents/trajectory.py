@@ -9,17 +9,29 @@ after them.  Their concatenation is the exact sequence the policy saw; :meth:`Tr
 :meth:`~Trajectory.loss_mask`, :meth:`~Trajectory.rollout_logprobs` and
 :meth:`~Trajectory.turn_spans` give it flat.  ``finish_reason`` says why the episode ended:
 ``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left) or
-``error`` (``failed``).  Each turn records the ``policy_version`` (weights version) that sampled it;
+``error`` (``failed``).
+
+Images (``image_url`` content parts in the messages) are stored once, by reference:
+:func:`write_jsonl` writes each distinct image to ``images/<sha256>.<ext>`` beside the JSONL file
+(file names are content hashes, so a screenshot repeated across turns and episodes is one file)
+and puts that relative path in the line instead of the base64 data; :func:`read_jsonl` restores
+the data URLs (``images="inline"``, the default), or gives ``file://`` URLs of the stored files
+(``images="file"``), or leaves the relative references (``images="ref"``).  Each turn records the ``policy_version`` (weights version) that sampled it;
 :attr:`Trajectory.policy_versions` lists them (more than one: weights changed mid-episode).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from tools.content import IMAGE_SUFFIX, content_hash, decode_image_url, to_data_url
+
+IMAGES_DIR = "images"
 
 
 class Turn(BaseModel):
@@ -136,16 +148,88 @@ class Trajectory(BaseModel):
 
 
 def write_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> int:
+    """Write one trajectory per line; images go to ``images/`` beside the file (see the module docstring)."""
+    path = Path(path)
     n = 0
-    with Path(path).open("w", encoding="utf-8") as f:
+    with path.open("w", encoding="utf-8") as f:
         for traj in trajectories:
-            f.write(traj.model_dump_json() + "\n")
+            if _has_images(traj):
+                data = traj.model_dump(mode="json")
+                _map_image_urls(data, lambda url: _store_image(url, path.parent))
+                f.write(json.dumps(data, ensure_ascii=False) + "\n")
+            else:
+                f.write(traj.model_dump_json() + "\n")
             n += 1
     return n
 
 
-def read_jsonl(path: str | Path) -> Iterator[Trajectory]:
-    with Path(path).open(encoding="utf-8") as f:
+def read_jsonl(path: str | Path, images: Literal["inline", "file", "ref"] = "inline") -> Iterator[Trajectory]:
+    """The trajectories of a JSONL file; stored image references become data URLs (``inline``),
+    ``file://`` URLs (``file``) or stay as written (``ref``)."""
+    if images not in ("inline", "file", "ref"):
+        raise ValueError(f"images must be 'inline', 'file' or 'ref', got {images!r}")
+    path = Path(path)
+    with path.open(encoding="utf-8") as f:
         for line in f:
-            if line.strip():
+            if not line.strip():
+                continue
+            if images == "ref" or '"image_url"' not in line:
                 yield Trajectory.model_validate_json(line)
+                continue
+            data = json.loads(line)
+            _map_image_urls(data, lambda url: _resolve_image(url, path.parent, images))
+            yield Trajectory.model_validate(data)
+
+
+# ----- images by reference -----------------------------------------------------------------------
+def _messages_of(data: Any) -> Iterator[list]:
+    """The message lists of a trajectory (a model or its JSON dict): the first observation and each turn's."""
+    get = data.get if isinstance(data, dict) else lambda key, default=None: getattr(data, key, default)
+    yield get("messages") or []
+    for turn in get("turns") or []:
+        yield (turn.get("observation") if isinstance(turn, dict) else turn.observation) or []
+
+
+def _has_images(traj: Trajectory) -> bool:
+    return any(
+        isinstance(m.get("content"), list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+        for messages in _messages_of(traj) for m in messages if isinstance(m, dict)
+    )
+
+
+def _map_image_urls(data: dict, fn: Callable[[str], str]) -> None:
+    """Replace, in place, the url of every ``image_url`` part of a trajectory's JSON dict with ``fn(url)``."""
+    for messages in _messages_of(data):
+        for m in messages:
+            content = m.get("content") if isinstance(m, dict) else None
+            for part in content if isinstance(content, list) else []:
+                image = part.get("image_url") if isinstance(part, dict) and part.get("type") == "image_url" else None
+                if isinstance(image, dict) and isinstance(image.get("url"), str):
+                    image["url"] = fn(image["url"])
+
+
+def _store_image(url: str, folder: Path) -> str:
+    """Write the image once as ``images/<sha256><ext>`` under ``folder``; returns that relative reference."""
+    if not (url.startswith("data:") or url.startswith("file://")):
+        return url  # already a reference (a trajectory read with images="ref")
+    try:
+        mime, data = decode_image_url(url)
+    except (ValueError, OSError):
+        return url  # unreadable: kept as it is rather than losing the trajectory
+    if mime not in IMAGE_SUFFIX:
+        return url  # a type we could not name a file for stays inline
+    ref = f"{IMAGES_DIR}/{content_hash(data)}{IMAGE_SUFFIX[mime]}"
+    target = folder / ref
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)  # atomic: a concurrent reader never sees half an image
+    return ref
+
+
+def _resolve_image(url: str, folder: Path, mode: str) -> str:
+    if not url.startswith(f"{IMAGES_DIR}/"):
+        return url
+    file_url = (folder / url).resolve().as_uri()
+    return file_url if mode == "file" else to_data_url(file_url)
