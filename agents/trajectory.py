@@ -9,15 +9,15 @@ after them.  Their concatenation is the exact sequence the policy saw; :meth:`Tr
 :meth:`~Trajectory.loss_mask`, :meth:`~Trajectory.rollout_logprobs` and
 :meth:`~Trajectory.turn_spans` give it flat.  ``finish_reason`` says why the episode ended:
 ``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left) or
-``error`` (``failed``).
+``error`` (``failed``).  Each turn records the ``policy_version`` (weights version) that sampled
+it; :attr:`Trajectory.policy_versions` lists them (more than one: weights changed mid-episode).
 
 Images (``image_url`` content parts in the messages) are stored once, by reference:
 :func:`write_jsonl` writes each distinct image to ``images/<sha256>.<ext>`` beside the JSONL file
 (file names are content hashes, so a screenshot repeated across turns and episodes is one file)
 and puts that relative path in the line instead of the base64 data; :func:`read_jsonl` restores
 the data URLs (``images="inline"``, the default), or gives ``file://`` URLs of the stored files
-(``images="file"``), or leaves the relative references (``images="ref"``).  Each turn records the ``policy_version`` (weights version) that sampled it;
-:attr:`Trajectory.policy_versions` lists them (more than one: weights changed mid-episode).
+(``images="file"``), or leaves the relative references (``images="ref"``).
 """
 
 from __future__ import annotations
