@@ -46,3 +46,23 @@ async def test_structured_tool_calls_become_hermes_text_and_length_is_reported()
     assert out.text == '<tool_call>{"name": "describe_table", "arguments": {"table": "a"}}</tool_call>'
     assert out.finish_reason == "length"
     assert seen[0]["tools"] == REQ.tools
+
+
+async def test_image_parts_go_out_as_data_urls_and_tool_results_keep_their_label(tmp_path):
+    from tests.image_env import png
+    from tools.content import image_file_part, image_part, text_part
+
+    screenshot = png(2, 2, (0, 0, 255))
+    (tmp_path / "shot.png").write_bytes(screenshot)
+    request = Request(messages=[
+        {"role": "user", "content": [text_part("What colour?"), image_file_part(tmp_path / "shot.png")]},
+        {"role": "assistant", "content": '<tool_call>{"name": "look", "arguments": {}}</tool_call>'},
+        {"role": "tool", "name": "look", "content": [text_part("The screen:"), image_part(screenshot)]},
+    ])
+    seen = []
+    policy = OpenAIPolicy("m", base_url="http://test/v1", http_client=server({"message": {"content": "blue"}}, seen))
+    (out,) = await policy.generate([request], SamplingParams())
+    inline = image_part(screenshot)
+    assert out.text == "blue"
+    assert seen[0]["messages"][0] == {"role": "user", "content": [text_part("What colour?"), inline]}
+    assert seen[0]["messages"][2] == {"role": "user", "content": [text_part("[look result]\n"), text_part("The screen:"), inline]}
