@@ -96,7 +96,7 @@ class BrowserService:
 
         try:
             self.call(shutdown, timeout=20)
-        except Exception:  # noqa: BLE001 - stopping a dead browser
+        except Exception:  # noqa: BLE001, S110 - stopping a dead browser
             pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
@@ -136,7 +136,7 @@ class BrowserService:
 async def _quietly(awaitable: Awaitable[Any]) -> None:
     try:
         await awaitable
-    except Exception:  # noqa: BLE001 - closing something already gone
+    except Exception:  # noqa: BLE001, S110 - closing something already gone
         pass
 
 

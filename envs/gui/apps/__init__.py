@@ -7,7 +7,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from envs.gui.apps.base import TEST_THEMES, THEMES, TRAIN_THEMES, AppPage, Goal, Style, goal_met
+from envs.gui.apps.base import (
+    TEST_THEMES,
+    THEMES,
+    TRAIN_THEMES,
+    AppPage,
+    Goal,
+    Style,
+    goal_met,
+)
 from envs.gui.apps.heldout import contacts, files
 from envs.gui.apps.productivity import calendar, notes, todo
 from envs.gui.apps.system import mail, settings

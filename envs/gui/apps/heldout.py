@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import random
 
-from envs.gui.apps.base import WORDS, AppPage, Goal, Style, click, esc, fill, person, select
+from envs.gui.apps.base import (
+    WORDS,
+    AppPage,
+    Goal,
+    Style,
+    click,
+    esc,
+    fill,
+    person,
+    select,
+)
 
 FOLDERS = ["Documents", "Photos", "Music", "Projects", "Downloads", "Archive", "Recipes", "Invoices"]
 EXTENSIONS = {"Documents": "docx", "Photos": "jpg", "Music": "mp3", "Projects": "zip", "Downloads": "pdf", "Archive": "tar",
@@ -31,22 +41,22 @@ def files(rng: random.Random, style: Style) -> tuple[AppPage, list[Goal]]:
 <div data-screen='create' class='panel' hidden><label for='fn'>Folder name</label>
  <input id='fn' type='text' data-field='folder' data-tg='folder-input' aria-label='Folder name'>
  <div class='row'><button data-op='create' data-tg='create-folder'>{esc(L['create'])}</button></div></div>"""
-    script = f"""const OPS = {{
-  open: i => {{ S.open = Number(i); S.picked = []; show('folder'); render(); }},
-  back: () => {{ S.open = null; show('main'); render(); }},
-  pick: (name, el) => {{ S.picked = S.picked.filter(x => x !== name); if (el.checked) S.picked.push(name); }},
-  delete: () => {{ const f = S.folders[S.open]; f.files = f.files.filter(x => !S.picked.includes(x.name)); S.picked = []; render(); }},
-  newfolder: () => {{ S.form = {{}}; $('folder-input').value = ''; show('create'); }},
-  create: () => {{ const n = (S.form.folder || '').trim(); if (!n) return; S.folders.push({{name: n, files: []}}); show('main'); render(); }},
-}};
-function render() {{
-  $('folder-list').innerHTML = S.folders.map((f, i) => `<li><button class="plain grow" data-op="open" data-arg="${{i}}" data-tg="folder-${{i}}"
-   aria-label="Open folder ${{esc(f.name)}}">📁 ${{esc(f.name)}} <span class="muted">(${{f.files.length}})</span></button></li>`).join('');
+    script = """const OPS = {
+  open: i => { S.open = Number(i); S.picked = []; show('folder'); render(); },
+  back: () => { S.open = null; show('main'); render(); },
+  pick: (name, el) => { S.picked = S.picked.filter(x => x !== name); if (el.checked) S.picked.push(name); },
+  delete: () => { const f = S.folders[S.open]; f.files = f.files.filter(x => !S.picked.includes(x.name)); S.picked = []; render(); },
+  newfolder: () => { S.form = {}; $('folder-input').value = ''; show('create'); },
+  create: () => { const n = (S.form.folder || '').trim(); if (!n) return; S.folders.push({name: n, files: []}); show('main'); render(); },
+};
+function render() {
+  $('folder-list').innerHTML = S.folders.map((f, i) => `<li><button class="plain grow" data-op="open" data-arg="${i}" data-tg="folder-${i}"
+   aria-label="Open folder ${esc(f.name)}">📁 ${esc(f.name)} <span class="muted">(${f.files.length})</span></button></li>`).join('');
   if (S.open === null) return;
   const f = S.folders[S.open]; $('folder-name').textContent = f.name;
-  $('file-list').innerHTML = f.files.map((x, j) => `<li><input type="checkbox" data-op="pick" data-arg="${{esc(x.name)}}" data-tg="file-${{j}}-check"
-   aria-label="Select ${{esc(x.name)}}"><span class="grow">${{esc(x.name)}}</span></li>`).join('');
-}}"""
+  $('file-list').innerHTML = f.files.map((x, j) => `<li><input type="checkbox" data-op="pick" data-arg="${esc(x.name)}" data-tg="file-${j}-check"
+   aria-label="Select ${esc(x.name)}"><span class="grow">${esc(x.name)}</span></li>`).join('');
+}"""
     gi = rng.randrange(len(folders))
     folder = folders[gi]
     fj = rng.randrange(len(folder["files"]))

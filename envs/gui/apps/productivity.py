@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 import random
 
-from envs.gui.apps.base import TOPICS, WORDS, AppPage, Goal, Style, click, esc, fill, press
+from envs.gui.apps.base import (
+    TOPICS,
+    WORDS,
+    AppPage,
+    Goal,
+    Style,
+    click,
+    esc,
+    fill,
+    press,
+)
 
 
 def _labels(rng: random.Random, options: dict[str, list[str]]) -> dict[str, str]:
@@ -75,15 +85,15 @@ def todo(rng: random.Random, style: Style) -> tuple[AppPage, list[Goal]]:
    aria-label='{esc(L['ph'])}'><button data-op='add' data-tg='todo-add'>{esc(L['add'])}</button></div>
  <ul data-tg='todo-list'></ul>
 </div>"""
-    script = f"""const OPS = {{
-  add: () => {{ const t = (S.form.new || '').trim(); if (!t) return; S.todos.push({{id: S.next++, text: t, done: false}});
-    S.form.new = ''; $('todo-input').value = ''; render(); }},
-  toggle: (id, el) => {{ const t = S.todos.find(x => String(x.id) === id); if (t) t.done = el.checked; }},
-}};
-function render() {{
-  $('todo-list').innerHTML = S.todos.map(t => `<li data-tg="todo-${{t.id}}"><input type="checkbox" data-op="toggle" data-arg="${{t.id}}"
-  data-tg="todo-${{t.id}}-check" aria-label="${{esc(t.text)}}" ${{t.done ? 'checked' : ''}}><span class="grow">${{esc(t.text)}}</span></li>`).join('');
-}}"""
+    script = """const OPS = {
+  add: () => { const t = (S.form.new || '').trim(); if (!t) return; S.todos.push({id: S.next++, text: t, done: false});
+    S.form.new = ''; $('todo-input').value = ''; render(); },
+  toggle: (id, el) => { const t = S.todos.find(x => String(x.id) === id); if (t) t.done = el.checked; },
+};
+function render() {
+  $('todo-list').innerHTML = S.todos.map(t => `<li data-tg="todo-${t.id}"><input type="checkbox" data-op="toggle" data-arg="${t.id}"
+  data-tg="todo-${t.id}-check" aria-label="${esc(t.text)}" ${t.done ? 'checked' : ''}><span class="grow">${esc(t.text)}</span></li>`).join('');
+}"""
     n = len(items)
     done0 = sum(t["done"] for t in state["todos"])
     new = f"{rng.choice(['buy', 'call', 'email', 'fix', 'book', 'plan'])} {rng.choice(TOPICS)}"

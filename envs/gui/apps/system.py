@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 import random
 
-from envs.gui.apps.base import TOPICS, WORDS, AppPage, Goal, Style, click, esc, fill, person, select
+from envs.gui.apps.base import (
+    TOPICS,
+    WORDS,
+    AppPage,
+    Goal,
+    Style,
+    click,
+    esc,
+    fill,
+    person,
+    select,
+)
 
 TOGGLES = ["Wi-Fi", "Bluetooth", "Airplane mode", "Dark mode", "Notifications", "Location", "Auto-update", "Sound",
            "Vibration", "Auto-brightness", "Hotspot", "Sync", "Do not disturb", "Battery saver"]
@@ -34,7 +45,7 @@ def settings(rng: random.Random, style: Style) -> tuple[AppPage, list[Goal]]:
     body = f"<div data-screen='main'><ul class='panel' data-tg='settings-list'>{''.join(rows)}</ul></div>"
     script = "const OPS = { field: (f, el) => { S.settings[f] = formValue(el); } };"
     state = {"settings": dict(values)}
-    keep = lambda *changed: [{"op": "eq", "path": f"settings.{k}", "value": v} for k, v in values.items() if k not in changed]  # noqa: E731
+    keep = lambda *changed: [{"op": "eq", "path": f"settings.{k}", "value": v} for k, v in values.items() if k not in changed]
 
     t = rng.choice(toggles)
     want = not values[slug(t)]
