@@ -31,3 +31,100 @@ if TYPE_CHECKING:
 def drop_failed(group: Sequence[Trajectory]) -> tuple[list[Trajectory], list[Trajectory]]:
     """(kept, failed): infrastructure failures leave the group (the caller counts them)."""
     return [t for t in group if not t.failed], [t for t in group if t.failed]
+
+
+def probe_answer(traj: Trajectory) -> str:
+    """The ground truth the env stated for probes (``answer`` on reset, or at the end)."""
+    answer = traj.reset_info.get("answer", traj.final_info.get("answer"))
+    if answer is None or str(answer) == "":
+        raise ValueError(f"{traj.env_id} task {traj.task_id} states no answer (info['answer']) for information-gain probes")
+    return str(answer)
+
+
+def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: str = "{answer}") -> list[tuple[list[int], str]]:
+    """(prefix ids, answer text) for every turn t = 0 .. T−1 of every trajectory, in order."""
+    if "{answer}" not in probe_template:
+        raise ValueError(f"probe_template must contain '{{answer}}', got {probe_template!r}")
+    lead, tail = probe_template.split("{answer}", 1)
+    lead_ids = renderer.encode(lead) if lead else []
+    out = []
+    for traj in group:
+        if not traj.has_tokens:
+            raise ValueError(f"trajectory {traj.task_id}/{traj.sample} has no token data; answer probes need a token-level policy")
+        ids = traj.token_ids()
+        spans = traj.turn_spans()
+        answer = probe_answer(traj)
+        for t in range(len(traj.turns)):
+            out.append((ids[: spans[t][0]] + lead_ids, answer + tail))
+    return out
+
+
+async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str = "{answer}") -> list[list[list[float]]]:
+    """``answer_logprobs`` for each group: every probe of every group in one ``score_answers`` call."""
+    requests = [probe_requests(g, policy.renderer, probe_template) for g in groups]
+    flat = [r for rs in requests for r in rs]
+    scores = await policy.score_answers([p for p, _ in flat], [a for _, a in flat]) if flat else []
+    out, k = [], 0
+    for group in groups:
+        rows = []
+        for traj in group:
+            rows.append([float(s) for s in scores[k:k + len(traj.turns)]])
+            k += len(traj.turns)
+        out.append(rows)
+    return out
+
+
+def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_batch: int = 8) -> list[list[list[float]]]:
+    """Mean policy entropy over each turn's sampled tokens (one no-grad pass of the learner's model)."""
+    from trainers.batch import build_batch
+
+    flat = [t for g in groups for t in g]
+    if not flat:
+        return [[] for _ in groups]
+    batch = build_batch(flat, [[0.0] * len(t.turns) for t in flat], learner.pad_id)
+    _, ent = learner.token_logprobs(batch, grad=False, micro_batch=micro_batch, entropy=True)
+    rows = []
+    for i, traj in enumerate(flat):
+        # target j predicts token j + 1, so a turn's tokens [s, e) are targets [s − 1, e − 1)
+        rows.append([float(ent[i, s - 1:e - 1].mean()) if e > s else 0.0 for s, e in traj.turn_spans()])
+    out, k = [], 0
+    for g in groups:
+        out.append(rows[k:k + len(g)])
+        k += len(g)
+    return out
+
+
+async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: Sequence[Sequence[Trajectory]], policy: Any = None,
+                                learner: Any = None, estimator: Any = None, probe_template: str = "{answer}",
+                                micro_batch: int = 8) -> list[Signals]:
+    """:class:`Signals` for each group, each signal batched over all groups."""
+    unknown = set(needs) - set(SIGNALS)
+    if unknown:
+        raise ValueError(f"unknown signals {sorted(unknown)}; known: {list(SIGNALS)}")
+    out = [Signals() for _ in groups]
+    if "answer_probe" in needs:
+        if policy is None or not hasattr(policy, "score_answers"):
+            raise ValueError("answer_probe needs a policy with score_answers (VLLMPolicy or HFPolicy)")
+        for s, rows in zip(out, await answer_probes(groups, policy, probe_template)):
+            s.answer_logprobs = rows
+    if "entropy" in needs:
+        if learner is None:
+            raise ValueError("entropy needs the learner (its model scores the sampled tokens)")
+        for s, rows in zip(out, turn_entropies(groups, learner, micro_batch)):
+            s.entropy = rows
+    if "progress" in needs:
+        if estimator is None:
+            raise ValueError("progress needs a progress estimator (trainers.progress.ProgressEstimator)")
+        for s, g in zip(out, groups):
+            s.progress = estimator.predict(g)
+    return out
+
+
+def compute_signals_many(needs, groups, policy=None, learner=None, estimator=None, **kwargs) -> list[Signals]:
+    """Blocking :func:`acompute_signals_many` (call the async one from inside an event loop)."""
+    return asyncio.run(acompute_signals_many(needs, groups, policy, learner, estimator, **kwargs))
+
+
+def compute_signals(needs, group, policy=None, learner=None, estimator=None, **kwargs) -> Signals:
+    """:class:`Signals` for one group (blocking)."""
+    return compute_signals_many(needs, [group], policy, learner, estimator, **kwargs)[0]

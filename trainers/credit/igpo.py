@@ -52,7 +52,11 @@ class IGPO:
     name: ClassVar[str] = "igpo"
     needs: ClassVar[frozenset[str]] = frozenset({"answer_probe"})
 
-    def __init__(self, gamma: float = 1.0, gain: str = "prob", eps: float = EPS):
+    def __init__(self, gamma: float = 1.0, gain: str = "prob", eps: float = EPS, probe_template: str = "{answer}"):
+        # probe_template: the pseudo-response the answer is scored in (read by trainers.signals)
+        if "{answer}" not in probe_template:
+            raise ValueError(f"probe_template must contain '{{answer}}', got {probe_template!r}")
+        self.probe_template = probe_template
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         if gain not in ("prob", "logprob"):

@@ -1,0 +1,141 @@
+"""SPA's progress estimator: the policy backbone plus a linear head, c_t per assistant turn.
+
+c_t = w · h_t + b, with h_t the backbone's last hidden state at the *last token the policy
+sampled in turn t* (after it has read everything before and its own action).  Fitted on
+collected rollouts (successes and failures alike) with
+
+    loss = mean over trajectories of (Σ_t c_t − R_final)²
+
+every step weighted 1 (SPA-RL's official reward code gave step k the weight n − k − 1, so the
+last step none: not copied).  The backbone is a snapshot of the policy model taken when the
+estimator is made (after SFT); ``train_backbone=False`` (default) keeps it frozen and fits the
+head alone on cached features, cheap on a CPU; ``True`` fine-tunes the snapshot as well.
+
+The loop feeds finished rollouts with :meth:`observe` (a bounded buffer of the newest ones) and
+calls :meth:`maybe_refit` every step; it refits every ``refit_every`` steps.  :meth:`state_dict`
+goes into the run's checkpoint so a resumed run keeps the same estimator.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from agents.trajectory import Trajectory
+
+
+class ProgressEstimator:
+    def __init__(self, model: torch.nn.Module, *, pad_id: int = 0, train_backbone: bool = False, lr: float = 1e-2,
+                 epochs: int = 50, batch_size: int = 16, buffer_size: int = 512, refit_every: int = 5, seed: int = 0):
+        if refit_every < 1 or epochs < 1 or batch_size < 1 or buffer_size < 1:
+            raise ValueError("refit_every, epochs, batch_size and buffer_size must be >= 1")
+        base = getattr(model, "get_base_model", None)  # a peft model: snapshot the merged weights' module
+        self.backbone = copy.deepcopy(base() if callable(base) else model).float().eval()
+        self.backbone.requires_grad_(train_backbone)
+        self.device = next(self.backbone.parameters()).device
+        hidden = int(self.backbone.config.hidden_size)
+        gen = torch.Generator().manual_seed(seed)
+        self.head = torch.nn.Linear(hidden, 1).to(self.device)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.randn(1, hidden, generator=gen) * 0.01)
+            self.head.bias.zero_()
+        self.pad_id, self.train_backbone, self.lr, self.epochs = pad_id, train_backbone, lr, epochs
+        self.batch_size, self.refit_every, self.seed = batch_size, refit_every, seed
+        self.buffer: deque[Trajectory] = deque(maxlen=buffer_size)
+        self.fits = 0
+
+    # -- features --------------------------------------------------------------------------
+    def _hidden_at_turn_ends(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
+        """For each trajectory, ``[T, hidden]``: the last hidden state at each turn's last sampled token."""
+        seqs = [t.token_ids() for t in trajs]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(s)
+            mask[i, : len(s)] = 1
+        out = self.backbone(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), output_hidden_states=True)
+        hidden = out.hidden_states[-1]
+        return [hidden[i, [max(e - 1, s) for s, e in t.turn_spans()]] for i, t in enumerate(trajs)]
+
+    def _features(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
+        feats: list[torch.Tensor] = []
+        for i in range(0, len(trajs), self.batch_size):
+            feats += self._hidden_at_turn_ends(trajs[i:i + self.batch_size])
+        return feats
+
+    # -- use -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, group: Sequence[Trajectory]) -> list[list[float]]:
+        """c_t for every turn of every trajectory of ``group``."""
+        if not group:
+            return []
+        return [self.head(f).squeeze(-1).float().cpu().tolist() for f in self._features(group)]
+
+    def observe(self, trajectories: Sequence[Trajectory]) -> None:
+        """Keep finished, token-level, non-failed rollouts for the next fit."""
+        self.buffer.extend(t for t in trajectories if not t.failed and t.turns and t.has_tokens)
+
+    def maybe_refit(self, step: int) -> dict[str, float] | None:
+        """Refit on the buffer when ``step`` is a multiple of ``refit_every`` (and there is data)."""
+        if step % self.refit_every or not self.buffer:
+            return None
+        return self.fit(list(self.buffer))
+
+    def loss(self, trajs: Sequence[Trajectory]) -> float:
+        with torch.no_grad():
+            feats = self._features(trajs)
+            return float(self._mse(feats, torch.tensor([t.outcome for t in trajs])))
+
+    def _mse(self, feats: Sequence[torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
+        # one head call over all turns, then Σ_t c_t per trajectory
+        owner = torch.repeat_interleave(torch.arange(len(feats)), torch.tensor([len(f) for f in feats])).to(self.device)
+        c = self.head(torch.cat(list(feats))).squeeze(-1)
+        sums = torch.zeros(len(feats), device=self.device, dtype=c.dtype).index_add(0, owner, c)
+        return ((sums.cpu() - targets) ** 2).mean()
+
+    def fit(self, trajs: Sequence[Trajectory]) -> dict[str, float]:
+        """Fit on ``trajs`` with MSE(Σ_t c_t, R_final); returns the loss before and after."""
+        trajs = [t for t in trajs if not t.failed and t.turns]
+        if not trajs:
+            raise ValueError("no trajectories to fit the progress estimator on")
+        targets = torch.tensor([t.outcome for t in trajs], dtype=torch.float32)
+        params = list(self.head.parameters()) + ([p for p in self.backbone.parameters()] if self.train_backbone else [])
+        opt = torch.optim.Adam(params, lr=self.lr)
+        gen = torch.Generator().manual_seed(self.seed + self.fits)
+        cached = None if self.train_backbone else [f.detach() for f in self._no_grad_features(trajs)]
+        before = self.loss(trajs) if cached is None else float(self._mse(cached, targets).detach())
+        self.backbone.train(self.train_backbone)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(trajs), generator=gen).tolist()
+            for i in range(0, len(order), self.batch_size):
+                idx = order[i:i + self.batch_size]
+                feats = [cached[j] for j in idx] if cached is not None else self._hidden_at_turn_ends([trajs[j] for j in idx])
+                loss = self._mse(feats, targets[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self.backbone.eval()
+        self.fits += 1
+        after = self.loss(trajs) if cached is None else float(self._mse(cached, targets).detach())
+        return {"progress/loss_before": before, "progress/loss_after": after, "progress/fit_trajectories": float(len(trajs))}
+
+    @torch.no_grad()
+    def _no_grad_features(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
+        return self._features(trajs)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        # the backbone goes in too: a resumed run must not re-snapshot a policy that has moved on
+        return {"head": self.head.state_dict(), "backbone": self.backbone.state_dict(), "fits": self.fits}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.head.load_state_dict(state["head"])
+        self.fits = int(state.get("fits", 0))
+        if "backbone" in state:
+            self.backbone.load_state_dict(state["backbone"])
