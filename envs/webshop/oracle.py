@@ -26,7 +26,7 @@ _ASIN = re.compile(r"^[A-Z0-9]{10}$")
 def plan(turn: int, info: dict[str, Any]) -> str:
     """search -> Next > (as needed) -> the target -> each goal option -> Buy Now."""
     steps = [call("search", query=info["oracle_query"])]
-    steps += [call("click", target="Next >")] * (int(info["oracle_page"]) - 1)
+    steps += [call("click", target="Next >")] * (int(info["oracle_page"] or 1) - 1)
     steps.append(call("click", target=info["target_asin"]))
     steps += [call("click", target=value) for value in info["goal_options"].values()]
     steps.append(call("click", target="Buy Now"))
