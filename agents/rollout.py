@@ -110,7 +110,8 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
         if conv is not None:
             call = lambda: policy.generate_tokens([conv], sampling)  # noqa: E731
         else:
-            request = Request(messages=traj.conversation(), tools=tools, info=info)
+            # The reset info holds the answer: only a policy that declares itself privileged (the oracle) sees it.
+            request = Request(messages=traj.conversation(), tools=tools, info=info if getattr(policy, "privileged", False) else {})
             call = lambda: policy.generate([request], sampling)  # noqa: E731
         version = getattr(policy, "policy_version", None)  # a completion's own stamp wins (see below)
         try:

@@ -1,41 +1,31 @@
-"""Scripted policies: an oracle that solves tasks through the tools, and a random baseline.
+"""Scripted policies: the oracle, the random baseline, and an env's registered baselines.
 
-The oracle reads the env's reset info (the ground-truth ``answer``) and plays a fixed plan per
-env family; plans are registered with :func:`register_oracle`.  A plan is a function
-``(turn_index, info) -> action text`` where ``turn_index`` counts the assistant turns so far.
+Nothing here knows an env family.  A family registers its oracle plan and its baseline players
+with its env (``envs.register(..., oracle=..., baselines=...)``, see :mod:`envs.registry`):
+
+* :class:`OraclePolicy` plays the oracle plan of the env being evaluated.  It is *privileged*
+  (``privileged = True``): the rollout hands it the episode's reset info, ground truth included,
+  which it hands no other policy.  A plan is ``(assistant turns so far, reset info) -> action``.
+* :class:`ScriptedPolicy` plays a registered :class:`envs.registry.Player` (a baseline), which
+  sees only what a model sees: the conversation and the tool specs.
+* :class:`RandomPolicy` calls random tools with random arguments, or writes junk.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Callable
 from typing import Any
 
-import sqlglot
-from sqlglot import exp
-
 from agents.policy import Completion, Request, SamplingParams
+from envs.registry import OraclePlan, Player, family_oracle, register_oracle
+from tools import call
 
-OraclePlan = Callable[[int, dict[str, Any]], str]
-_ORACLES: dict[str, OraclePlan] = {}
-
-
-def call(name: str, **arguments: Any) -> str:
-    """A Hermes-style tool call, as a model would write it."""
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
-
-
-def register_oracle(family: str, plan: OraclePlan) -> None:
-    _ORACLES[family] = plan
+__all__ = ["OraclePolicy", "RandomPolicy", "ScriptedPolicy", "call", "oracle_action", "register_oracle"]
 
 
 def oracle_action(turn: int, info: dict[str, Any]) -> str:
-    """The oracle's action at assistant turn ``turn`` of the episode whose reset info is ``info``."""
-    family = info.get("family")
-    if family not in _ORACLES:
-        raise KeyError(f"no oracle plan for env family {family!r}; known: {sorted(_ORACLES)}")
-    return _ORACLES[family](turn, info)
+    """The registered oracle's action at assistant turn ``turn`` for the env family in ``info``."""
+    return family_oracle(info.get("family"))(turn, info)
 
 
 def _assistant_turns(messages: list[dict[str, Any]]) -> int:
@@ -43,12 +33,38 @@ def _assistant_turns(messages: list[dict[str, Any]]) -> int:
 
 
 class OraclePolicy:
-    """Solves tasks with the ground truth, through the same tools a model would use."""
+    """Solves tasks with the ground truth, through the same tools a model would use.
+
+    ``plan`` is the env's registered oracle (``envs.registry.oracle_for``); without one the plan
+    is found per episode from the env family named in the reset info.
+    """
 
     name = "oracle"
+    privileged = True  # reads Request.info, the reset info with the answer
+    plan: OraclePlan | None = None
+
+    def __init__(self, plan: OraclePlan | None = None):
+        self.plan = plan
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
-        return [Completion(text=oracle_action(_assistant_turns(r.messages), r.info)) for r in requests]
+        return [Completion(text=self.action(r)) for r in requests]
+
+    def action(self, request: Request) -> str:
+        turn = _assistant_turns(request.messages)
+        return self.plan(turn, request.info) if self.plan else oracle_action(turn, request.info)
+
+
+class ScriptedPolicy:
+    """A baseline player registered with an env (e.g. Search-v0's ``answer-only``), as a policy."""
+
+    privileged = False
+
+    def __init__(self, player: Player):
+        self.player = player
+        self.name = player.name
+
+    async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
+        return [Completion(text=self.player.act(r.messages, r.tools)) for r in requests]
 
 
 class RandomPolicy:
@@ -58,6 +74,7 @@ class RandomPolicy:
     """
 
     name = "random"
+    privileged = False
 
     def __init__(self, seed: int = 0, junk_rate: float = 0.2):
         self.rng = random.Random(seed)
@@ -70,7 +87,7 @@ class RandomPolicy:
         if not req.tools or self.rng.random() < self.junk_rate:
             return self.rng.choice(["I am not sure.", "<tool_call>{oops", '{"name": 3}', "SELECT 1"])
         spec = self.rng.choice(req.tools)["function"]
-        args = {name: self._value(schema) for name, schema in spec["parameters"].get("properties", {}).items()}
+        args = {param: self._value(schema) for param, schema in spec["parameters"].get("properties", {}).items()}
         return call(spec["name"], **args)
 
     def _value(self, schema: dict[str, Any]) -> Any:
@@ -83,19 +100,3 @@ class RandomPolicy:
             return self.rng.random() < 0.5
         words = ["SELECT 1", "SELECT * FROM x", "name", "id", "answer", "42", ""]
         return self.rng.choice(words)
-
-
-# ----- oracle plans ---------------------------------------------------------------------------
-def sql_plan(turn: int, info: dict[str, Any]) -> str:
-    """list_tables, describe each table the gold query reads, run it, submit it."""
-    gold = info["answer"]
-    tables = sorted({t.name for t in sqlglot.parse_one(gold, read="sqlite").find_all(exp.Table)})
-    steps = [call("list_tables")] + [call("describe_table", table=t) for t in tables]
-    steps += [call("execute_sql", query=gold), call("submit_sql", query=gold)]
-    return steps[min(turn, len(steps) - 1)]
-
-
-register_oracle("sql", sql_plan)
-
-import agents.oracle_search  # noqa: E402,F401
-import agents.oracle_code  # noqa: E402,F401

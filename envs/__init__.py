@@ -5,20 +5,51 @@ Importing this package registers the built-in families with gymnasium.  Third-pa
 """
 
 from envs.core import ToolEnv
-from envs.registry import load_plugins, make, register, registered
+from envs.registry import Player, load_plugins, make, register, register_oracle, registered
 from envs.spaces import MessagesSpace, TextSpace
 from envs.tasks import SPLITS, JsonlTaskSet, ListTaskSet, Task, TaskSet
 
+# Each family owns its task set (for sizes without building an env), its oracle and its baselines.
 register(
-    "SQL-v0",
-    "envs.sql.env:SQLEnv",
+    "SQL-v0", "envs.sql.env:SQLEnv",
     description="Answer questions over real SQLite databases (11 generated domains + Chinook)",
+    tasks="envs.sql.data:load_sql_tasks", oracle="envs.sql.oracle:plan",
 )
-register("Search-v0", "envs.search.env:SearchEnv", description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)")
-register("Code-v0", "envs.code.env:CodeEnv", description="Write Python functions tested in a sandbox (162 generated tasks; test is HumanEval's 164)")
-register("Lookup-v0", "envs.lookup.env:LookupEnv", description="Find a key's code with lookup (1-2 hops, or none), then answer; small enough to learn on a CPU")
+register(
+    "Search-v0", "envs.search.env:SearchEnv",
+    description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)",
+    tasks="envs.search.data:load_search_tasks", oracle="envs.search.oracle:plan",
+    baselines={"answer-only": "envs.search.oracle:AnswerOnly", "search-only": "envs.search.oracle:SearchOnly"},
+)
+register(
+    "Code-v0", "envs.code.env:CodeEnv",
+    description="Write Python functions tested in a sandbox (162 generated tasks; test is HumanEval's 164)",
+    tasks="envs.code.data:load_code_tasks", oracle="envs.code.oracle:plan",
+)
+register(
+    "Lookup-v0", "envs.lookup.env:LookupEnv",
+    description="Find a key's code with lookup (1-2 hops, or none), then answer; small enough to learn on a CPU",
+    tasks="envs.lookup.data:load_lookup_tasks", oracle="envs.lookup.oracle:plan",
+)
+register(
+    "WebShop-v0", "envs.webshop.env:WebShopEnv",
+    description="Shop in a web shop served over HTTP for what an instruction asks (WebShop's reward; test is an unseen shop)",
+    tasks="envs.webshop.data:load_webshop_tasks", oracle="envs.webshop.oracle:plan",
+    baselines={"first-result": "envs.webshop.oracle:FirstResult", "random-action": "envs.webshop.oracle:RandomAction"},
+)
+
+register(
+    "GUITrace-v0", "envs.gui.trace_env:GUITraceEnv",
+    description="Offline GUI steps from recorded Chromium traces of 7 synthetic apps (GUI-R1 reward; test: held-out apps, themes, templates)",
+    oracle="envs.gui.oracle:trace_plan",
+)
+register(
+    "GUI-v0", "envs.gui.live_env:GUIEnv",
+    description="Live GUI episodes in headless Chromium on 7 synthetic apps (success on app state; test: held-out apps, themes, templates)",
+    tasks="envs.gui.tasks:load_live_tasks", oracle="envs.gui.oracle:live_plan",
+)
 
 __all__ = [
-    "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Task", "TaskSet", "TextSpace", "ToolEnv",
-    "load_plugins", "make", "register", "registered",
+    "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Player", "Task", "TaskSet", "TextSpace", "ToolEnv",
+    "load_plugins", "make", "register", "register_oracle", "registered",
 ]

@@ -1,27 +1,54 @@
 """The env registry: ``turngym/<Name>-v<N>`` ids on top of ``gymnasium.register``.
 
-``register`` records the env in turngym's own table (for ``turngym list``) and in gymnasium's,
-so ``gymnasium.make("turngym/SQL-v0", split="test")`` works once turngym (or ``envs``) has been
-imported.  Third-party packages add envs through the entry-point group ``turngym.envs``: each
-entry point names a function that calls :func:`register` (or a module that does so on import);
-they are loaded once, on first import of ``envs``.
+``register`` records the env in turngym's own table (for ``turngym list`` and the scripted
+players) and in gymnasium's, so ``gymnasium.make("turngym/SQL-v0", split="test")`` works once
+turngym (or ``envs``) has been imported.  Third-party packages add envs through the entry-point
+group ``turngym.envs``: each entry point names a function that calls :func:`register` (or a module
+that does so on import); they are loaded once, on first import of ``envs``.
+
+Besides the env itself an entry may name, each as an object or a lazy ``"module:attr"`` string:
+
+* ``tasks``: the env's task set (or a function returning it), so ``turngym list`` reports split
+  sizes without constructing an env (no sandbox, server or browser starts);
+* ``oracle``: an :data:`OraclePlan` that solves a task from the ground truth.  It is *privileged*:
+  it reads the episode's reset info (the answer), which only the oracle policy is handed;
+* ``baselines``: named :class:`Player` factories (e.g. Search-v0's ``answer-only``).  A player is
+  not privileged: it sees only what a model sees, the conversation and the tool specs.
+
+The scripted policies of ``agents`` find these through the entry, so a family's oracle and
+baselines live in the family (``envs/<family>/oracle.py``) and ``agents`` holds no family code.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import warnings
 from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict
 
+from envs.tasks import TaskSet
+
 NAMESPACE = "turngym"
 ENTRY_POINT_GROUP = "turngym.envs"
 _ID = re.compile(r"^(?:turngym/)?([A-Za-z][A-Za-z0-9_.]*)-v(\d+)$")
+
+OraclePlan = Callable[[int, dict[str, Any]], str]
+"""``(assistant turns so far, the episode's reset info) -> the next action text``."""
+
+
+@runtime_checkable
+class Player(Protocol):
+    """A scripted baseline: the next action from the conversation so far and the tool specs."""
+
+    name: str
+
+    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str: ...
 
 
 class EnvEntry(BaseModel):
@@ -31,9 +58,18 @@ class EnvEntry(BaseModel):
     entry_point: str | Callable[..., Any]
     kwargs: dict[str, Any] = {}
     description: str = ""
+    tasks: str | TaskSet | Callable[[], TaskSet] | None = None
+    oracle: str | Callable[[int, dict[str, Any]], str] | None = None
+    baselines: dict[str, str | Callable[[], Any]] = {}
+
+    def family(self) -> str | None:
+        """The env class's ``family`` (imports the env's module; constructs nothing)."""
+        target = resolve(self.entry_point)
+        return getattr(target, "family", None) if inspect.isclass(target) else None
 
 
 _REGISTRY: dict[str, EnvEntry] = {}
+_FAMILY_ORACLES: dict[str, OraclePlan] = {}
 _plugins_loaded = False
 
 
@@ -51,19 +87,31 @@ def register(
     *,
     kwargs: dict[str, Any] | None = None,
     description: str = "",
+    tasks: str | TaskSet | Callable[[], TaskSet] | None = None,
+    oracle: str | OraclePlan | None = None,
+    baselines: dict[str, str | Callable[[], Player]] | None = None,
     override: bool = False,
 ) -> str:
     """Register an env; returns its full id.  ``entry_point`` is ``"module:Class"`` or a callable.
 
     ``kwargs`` are defaults passed to the constructor; ``gymnasium.make(id, **kw)`` overrides them.
-    Registering an existing id raises unless ``override=True``.
+    ``tasks``, ``oracle`` and ``baselines`` are described in the module docstring.  Registering an
+    existing id raises unless ``override=True``.
     """
     full_id = env_id(name)
     if full_id in _REGISTRY and not override:
         raise ValueError(f"{full_id} is already registered (pass override=True to replace it)")
-    if not (callable(entry_point) or (isinstance(entry_point, str) and ":" in entry_point)):
-        raise ValueError(f"entry_point must be 'module:Class' or a callable, got {entry_point!r}")
-    _REGISTRY[full_id] = EnvEntry(id=full_id, entry_point=entry_point, kwargs=kwargs or {}, description=description)
+    for field, value in (("entry_point", entry_point), ("tasks", tasks), ("oracle", oracle), *(
+            (f"baselines[{k!r}]", v) for k, v in (baselines or {}).items())):
+        if value is not None and not _is_target(value, allow_object=field == "tasks"):
+            raise ValueError(f"{field} must be 'module:attr' or a callable, got {value!r}")
+    for player in baselines or {}:
+        if player in ("oracle", "random") or ":" in player:
+            raise ValueError(f"baseline name {player!r} is taken by a built-in policy or spec")
+    _REGISTRY[full_id] = EnvEntry(
+        id=full_id, entry_point=entry_point, kwargs=kwargs or {}, description=description,
+        tasks=tasks, oracle=oracle, baselines=dict(baselines or {}),
+    )
     gym.register(id=full_id, entry_point=entry_point, kwargs=kwargs or {}, disable_env_checker=True)
     return full_id
 
@@ -74,14 +122,66 @@ def registered() -> dict[str, EnvEntry]:
     return dict(_REGISTRY)
 
 
-def make(name: str, **kwargs: Any) -> gym.Env:
-    """``gymnasium.make`` for a turngym id, returning the unwrapped env (no passive checker)."""
+def entry(name: str) -> EnvEntry:
+    """The registry entry of ``name`` (``"SQL-v0"`` or ``"turngym/SQL-v0"``); KeyError if unknown."""
     load_plugins()
     full_id = env_id(name)
     if full_id not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise KeyError(f"no env {full_id!r}; registered: {known}")
-    return gym.make(full_id, **kwargs).unwrapped
+    return _REGISTRY[full_id]
+
+
+def make(name: str, /, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make`` for a turngym id, returning the unwrapped env (no passive checker)."""
+    return gym.make(entry(name).id, **kwargs).unwrapped
+
+
+def task_set(name: str) -> TaskSet:
+    """The env's tasks: from its registered ``tasks`` when it has one, else from a constructed env."""
+    found = entry(name)
+    if found.tasks is None:
+        env = make(found.id)
+        try:
+            return env.tasks
+        finally:
+            env.close()
+    target = resolve(found.tasks) if isinstance(found.tasks, str) else found.tasks
+    return target if isinstance(target, TaskSet) else target()
+
+
+# ----- scripted players ----------------------------------------------------------------------
+def register_oracle(family: str, plan: OraclePlan) -> None:
+    """An oracle for every env of ``family``, registered or not (e.g. an env built directly)."""
+    _FAMILY_ORACLES[family] = plan
+
+
+def oracle_for(name: str) -> OraclePlan:
+    """The oracle plan registered with env ``name``."""
+    found = entry(name)
+    if found.oracle is None:
+        raise LookupError(f"{found.id} registers no oracle")
+    return resolve(found.oracle)
+
+
+def family_oracle(family: str | None) -> OraclePlan:
+    """The oracle for an env family: one given to :func:`register_oracle`, else the oracle of a
+    registered env of that family."""
+    if family in _FAMILY_ORACLES:
+        return _FAMILY_ORACLES[family]
+    for found in registered().values():
+        if found.oracle is not None and found.family() == family:
+            return resolve(found.oracle)
+    known = sorted({*_FAMILY_ORACLES, *(e.family() for e in _REGISTRY.values() if e.oracle is not None)} - {None})
+    raise KeyError(f"no oracle plan for env family {family!r}; known: {known}")
+
+
+def baseline(name: str, player: str) -> Player:
+    """A fresh instance of env ``name``'s baseline ``player``."""
+    found = entry(name)
+    if player not in found.baselines:
+        raise LookupError(f"{found.id} has no baseline {player!r}; it has: {sorted(found.baselines) or 'none'}")
+    return resolve(found.baselines[player])()
 
 
 def load_plugins(force: bool = False) -> list[str]:
@@ -102,8 +202,16 @@ def load_plugins(force: bool = False) -> list[str]:
     return loaded
 
 
-def resolve(entry_point: str | Callable[..., Any]) -> Callable[..., Any]:
-    if callable(entry_point):
-        return entry_point
-    module, _, attr = entry_point.partition(":")
+def resolve(target: Any) -> Any:
+    """``"module:attr"`` imported; anything else returned as is."""
+    if not isinstance(target, str):
+        return target
+    module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def _is_target(value: Any, allow_object: bool = False) -> bool:
+    if isinstance(value, str):
+        module, _, attr = value.partition(":")
+        return bool(module and attr)
+    return callable(value) or allow_object

@@ -3,5 +3,6 @@
 from tools.calls import ToolBox, ToolCall, ToolError, ToolResult
 from tools.parsing import ParsedAction, parse_action
 from tools.spec import ToolDef, ToolSpec, tool
+from tools.write import call
 
-__all__ = ["ParsedAction", "ToolBox", "ToolCall", "ToolDef", "ToolError", "ToolResult", "ToolSpec", "parse_action", "tool"]
+__all__ = ["ParsedAction", "ToolBox", "ToolCall", "ToolDef", "ToolError", "ToolResult", "ToolSpec", "call", "parse_action", "tool"]

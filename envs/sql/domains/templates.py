@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from envs.sql.domains.framework import Cand, Col, Table
+from envs.sql.domains.schema import Cand, Col, Table
 
 R = random.Random
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from envs.sql.domains import templates as T
-from envs.sql.domains.framework import Cand, article
+from envs.sql.domains.schema import Cand, article
 from envs.sql.domains.templates import R, Ctx, _filter, _on, _titled_parent, ask_list, between, count_q, lit, theirs
 
 
