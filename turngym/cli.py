@@ -27,13 +27,20 @@ app.command("serve")(serve_cmd)
 
 @app.command("list")
 def list_envs() -> None:
-    """List registered envs with their split sizes."""
-    table = Table("env", "train", "val", "test", "description")
+    """List registered envs: split sizes (read from their task sets; no env, sandbox or server starts)
+    and the scripted policies (oracle, baselines) each one registers."""
+    from envs.registry import task_set
+
+    table = Table("env", "train", "val", "test", "scripted", "description")
     for env_id, entry in sorted(registered().items()):
-        env = make(env_id)
-        sizes = env.tasks.sizes()
-        env.close()
-        table.add_row(env_id, *(str(sizes[s]) for s in SPLITS), entry.description)
+        scripted = ", ".join(["oracle"] * (entry.oracle is not None) + sorted(entry.baselines))
+        try:
+            counts = task_set(env_id).sizes()
+            sizes = [str(counts[split]) for split in SPLITS]
+        except Exception as e:  # one env whose data cannot load must not hide the others
+            sizes = ["[red]?[/]"] * len(SPLITS)
+            scripted = f"{scripted}  [red]tasks failed to load: {type(e).__name__}: {e}[/]"
+        table.add_row(env_id, *sizes, scripted, entry.description)
     console.print(table)
 
 
@@ -63,7 +70,7 @@ def check_env_cmd(
 def eval_cmd(
     env_id: str,
     policy: str = typer.Option(
-        "oracle", help="oracle | random | openai:MODEL@URL | vllm:MODEL@URL | hf:MODEL_DIR (| answer-only | search-only for Search-v0)"
+        "oracle", help="oracle | random | openai:MODEL@URL | vllm:MODEL@URL | hf:MODEL_DIR | a baseline the env registers (see `turngym list`)"
     ),
     split: str = typer.Option("test", help="train | val | test"),
     n: Optional[int] = typer.Option(None, "-n", min=1, help="number of tasks (default: the whole split)"),
@@ -84,7 +91,7 @@ def eval_cmd(
     env_kwargs = {"split": split, **({"max_turns": max_turns} if max_turns else {})}
     try:
         probe = make(env_id, **env_kwargs)
-        pol = make_policy(policy, seed=seed)
+        pol = make_policy(policy, seed=seed, env=env_id)
     except (KeyError, ValueError) as e:
         _fail(e)
     episodes = choose_episodes(probe.tasks, split, n, samples=samples, seed=seed)
