@@ -6,12 +6,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-
-def _call(name: str, **arguments: Any) -> str:
-    return f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+from tools import call as _call
 
 
 def plan(turn: int, info: dict[str, Any]) -> str:
