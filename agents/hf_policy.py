@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.policy import Completion, Request, SamplingParams
-from agents.tokens import ContextExhausted, TokenConversation, answer_probe_ids, load_renderer
+from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
 
 
 @dataclass
@@ -61,6 +61,8 @@ class HFPolicy:
         return TokenConversation(self.renderer, messages)
 
     async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
+        if any(conv.images for conv in convs):
+            raise ImagesNotSupported("HFPolicy sends token ids only: image inputs are not supported")
         loop = asyncio.get_running_loop()
         queue = self._queue()
         futures = []

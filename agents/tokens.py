@@ -16,6 +16,12 @@ the next generation prompt).  When the sampled completion already ends with the 
 So decoding all ids gives back the rendered conversation, and the mask covers exactly the
 sampled tokens.  The action text the env sees is the decode of the sampled ids, minus the final
 stop token.
+
+Message content may be OpenAI content parts: text parts are joined into one string for the
+template.  An image part needs a template that renders images (it mentions ``image``); a text-only
+template refuses it with :class:`ImagesNotSupported`.  With an image-capable template the image
+becomes the template's ``{"type": "image"}`` placeholder and its URL is kept, in order, in
+:attr:`TokenConversation.images` for a backend that sends pixels with the ids.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from tools.content import image_urls
 
 Message = dict[str, Any]
 _SENTINEL = "TURNGYMSENTINEL7f3a9c"
@@ -34,6 +42,10 @@ class ContextExhausted(RuntimeError):
 
 class TemplateError(ValueError):
     """The chat template re-renders earlier turns differently, so turns cannot be appended."""
+
+
+class ImagesNotSupported(ValueError):
+    """A message holds an image but the chat template (or the backend) handles text only."""
 
 
 class ChatRenderer:
@@ -52,6 +64,8 @@ class ChatRenderer:
         if tool_role == "auto":
             tool_role = "keep" if "tool" in template else "user"
         self.tool_role = tool_role
+        self.renders_images = "image" in template  # VLM templates branch on content parts of type "image"
+        self.name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
         stops = set(stop_ids)
         if tokenizer.eos_token_id is not None:
             stops.add(int(tokenizer.eos_token_id))
@@ -59,9 +73,25 @@ class ChatRenderer:
 
     # -- text ------------------------------------------------------------------------------
     def wire(self, message: Message) -> Message:
+        content = message.get("content", "")
+        if isinstance(content, list):
+            message = {**message, "content": self._wire_parts(content)}
         if message.get("role") == "tool" and self.tool_role == "user":
-            return {"role": "user", "content": f"[{message.get('name', 'tool')} result]\n{message.get('content', '')}"}
+            label = f"[{message.get('name', 'tool')} result]\n"
+            content = message["content"]
+            wired = [{"type": "text", "text": label}, *content] if isinstance(content, list) else label + content
+            return {"role": "user", "content": wired}
         return message
+
+    def _wire_parts(self, parts: list) -> str | list:
+        if not any(isinstance(p, dict) and p.get("type") == "image_url" for p in parts):
+            return "".join(p.get("text", "") for p in parts if isinstance(p, dict))
+        if not self.renders_images:
+            raise ImagesNotSupported(
+                f"the chat template of {self.name} renders text only, but a message holds an image: "
+                "use a vision-language model, or an env option that describes the screen in text"
+            )
+        return [{"type": "image"} if p.get("type") == "image_url" else p for p in parts]
 
     def render(self, messages: Sequence[Message], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
@@ -81,7 +111,9 @@ class ChatRenderer:
             ids = ids[:-1]
         return self.decode(ids)
 
-    def delta_parts(self, history: Sequence[Message], new: Sequence[Message], add_generation_prompt: bool = True) -> tuple[str, str]:
+    def delta_parts(
+        self, history: Sequence[Message], new: Sequence[Message], add_generation_prompt: bool = True
+    ) -> tuple[str, str]:
         """What the template adds after an assistant message's content: the turn's closing text
         (e.g. ``<|im_end|>\n``), and the text of ``new`` (with the next generation prompt)."""
         history = list(history) + [{"role": "assistant", "content": _SENTINEL}]
@@ -115,6 +147,7 @@ class TokenConversation:
         self.renderer = renderer
         self.messages: list[Message] = list(messages)
         self.prompt_ids = renderer.encode(renderer.render(self.messages, True))
+        self.images: list[str] = image_urls_of(self.messages)  # in the order the template placed them
         self.ids: list[int] = list(self.prompt_ids)
         self.mask: list[int] = [0] * len(self.ids)
         self.logprobs: list[float] = [0.0] * len(self.ids)
@@ -162,6 +195,7 @@ class TokenConversation:
                 k -= 1
             delta = delta[k:]  # the closing token(s) the model sampled itself
         turn.observation_ids = delta
+        self.images += image_urls_of(messages)
         self.ids += delta
         self.mask += [0] * len(delta)
         self.logprobs += [0.0] * len(delta)
@@ -179,6 +213,10 @@ class TokenConversation:
 
     def text(self) -> str:
         return self.renderer.decode(self.ids)
+
+
+def image_urls_of(messages: Sequence[Message]) -> list[str]:
+    return [url for m in messages for url in image_urls(m.get("content"))]
 
 
 def check_conversation(conv: TokenConversation) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import httpx
 
 from agents.policy import Completion, Request, SamplingParams
-from agents.tokens import ContextExhausted, TokenConversation, answer_probe_ids, load_renderer
+from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
 
 
 class VLLMError(RuntimeError):
@@ -54,6 +54,8 @@ class VLLMPolicy:
         return TokenConversation(self.renderer, messages)
 
     async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
+        if any(conv.images for conv in convs):
+            raise ImagesNotSupported("VLLMPolicy sends token ids only: image inputs are not supported")
         return list(await asyncio.gather(*(self._complete(conv.ids, sampling) for conv in convs)))
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:

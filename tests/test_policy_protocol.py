@@ -124,3 +124,56 @@ def test_shipped_token_policies_declare_every_protocol_method(cls):
         pytest.skip(f"{cls} needs an optional dependency: {e}")
     for member in ("start_conversation", "generate_tokens", "score_answers", "generate"):
         assert callable(getattr(policy_cls, member)), member
+
+
+# ----- content parts in token conversations ------------------------------------------------------
+def test_text_parts_render_like_the_joined_string():
+    from tools.content import text_part
+
+    renderer = ChatRenderer(CharTokenizer())
+    as_parts = TokenConversation(renderer, [{"role": "user", "content": [text_part("What is "), text_part("2 + 2?")]}])
+    as_text = TokenConversation(renderer, [{"role": "user", "content": "What is 2 + 2?"}])
+    assert as_parts.prompt_ids == as_text.prompt_ids and as_parts.images == []
+
+
+def test_a_text_only_template_refuses_an_image_with_a_clear_error():
+    from agents.tokens import ImagesNotSupported
+    from tools.content import image_part, text_part
+
+    renderer = ChatRenderer(CharTokenizer())
+    expected = "the chat template of CharTokenizer renders text only, but a message holds an image"
+    with pytest.raises(ImagesNotSupported, match=expected):
+        TokenConversation(renderer, [{"role": "user", "content": [text_part("Colour?"), image_part(b"png")]}])
+
+
+class ImageTemplateTokenizer(CharTokenizer):
+    chat_template = "role tool image"
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False):
+        flat = [{**m, "content": "".join("<img>" if p["type"] == "image" else p["text"] for p in m["content"])}
+                if isinstance(m["content"], list) else m for m in messages]
+        return super().apply_chat_template(flat, tokenize, add_generation_prompt)
+
+
+def test_an_image_template_gets_placeholders_and_the_conversation_keeps_the_urls_in_order():
+    from tools.content import image_part, text_part
+
+    first, second = image_part(b"one"), image_part(b"two")
+    conv = TokenConversation(ChatRenderer(ImageTemplateTokenizer()), [{"role": "user", "content": [text_part("A"), first]}])
+    assert conv.text() == "[user]A<img>\x03[assistant]"
+    conv.add_completion(conv.renderer.encode("look") + [EOS], None, "stop")
+    conv.add_observation([{"role": "tool", "name": "look", "content": [second]}])
+    assert conv.images == [first["image_url"]["url"], second["image_url"]["url"]]
+    assert conv.text().endswith("[tool]<img>\x03[assistant]")
+
+
+def test_a_token_rollout_on_an_image_env_fails_with_the_reason():
+    from tests.image_env import ImageEnv
+
+    class LookingPolicy(ScriptedTokenPolicy):
+        async def generate_tokens(self, convs, sampling):
+            ids = self.renderer.encode('<tool_call>{"name": "look", "arguments": {}}</tool_call>') + [EOS]
+            return [Completion(text="", token_ids=ids, logprobs=[0.0] * len(ids), policy_version=0) for _ in convs]
+
+    traj = run(LookingPolicy(), episodes(["train-red"]), make_env=ImageEnv)[0]
+    assert traj.failed and traj.error.startswith("token bookkeeping failed: ImagesNotSupported: the chat template")

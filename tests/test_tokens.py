@@ -75,7 +75,8 @@ def test_length_completion_gets_the_closing_tokens_as_observation(renderer):
     obs_ids = conv.add_observation([{"role": "user", "content": "Error: no tool call found."}], final=True)
     assert obs_ids[0] == im_end  # the template closes the cut-off turn; the model did not sample it
     assert conv.mask.count(1) == len(sampled)
-    history = [SYSTEM, USER, {"role": "assistant", "content": "SELECT name FROM"}, {"role": "user", "content": "Error: no tool call found."}]
+    history = [SYSTEM, USER, {"role": "assistant", "content": "SELECT name FROM"},
+               {"role": "user", "content": "Error: no tool call found."}]
     assert conv.text() == renderer.render(history, False)
     assert conv.closed
     with pytest.raises(RuntimeError):
@@ -105,6 +106,23 @@ def test_hf_generate_logprobs_match_a_forward_pass(hf):
     (lps,) = hf.forward_logprobs([conv.ids + c.token_ids])
     got = lps[len(conv.ids) - 1:]
     assert max(abs(a - b) for a, b in zip(got, c.logprobs)) < 1e-3
+
+
+def test_hf_policy_is_a_token_policy_and_stamps_its_weights_version(hf, renderer):
+    from agents.policy import TokenPolicy
+    from agents.tokens import ImagesNotSupported
+    from tools.content import image_part
+
+    assert isinstance(hf, TokenPolicy) and hf.policy_version == 0
+    sampling = SamplingParams(temperature=0.0, max_tokens=2)
+    hf.policy_version = 5  # what the trainer does after a weight update
+    try:
+        (c,) = asyncio.run(hf.generate_tokens([hf.start_conversation([SYSTEM, USER])], sampling))
+    finally:
+        hf.policy_version = 0
+    assert c.policy_version == 5
+    with pytest.raises(ImagesNotSupported, match="renders text only"):
+        hf.start_conversation([SYSTEM, {"role": "user", "content": [image_part(b"png")]}])
 
 
 def test_hf_batched_greedy_equals_unbatched(hf, renderer):
