@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agents.trajectory import Trajectory, Turn, write_jsonl
+from agents.trajectory import Trajectory, write_jsonl
 from tests.credit_trajs import traj
 from turngym.viewer import build_view_data, write_viewer
 
@@ -90,7 +90,7 @@ def _rendered(dom: str) -> str:
 def _chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=3000"]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=90)
+    return subprocess.run(base + args, check=False, capture_output=True, text=True, timeout=90)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/setup.d/40-browser.sh installs it)")
