@@ -13,7 +13,8 @@ def server(reply: dict, seen: list):
         seen.append(json.loads(request.content))
         body = {
             "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": [{"index": 0, "finish_reason": reply.get("finish_reason", "stop"), "message": {"role": "assistant", **reply["message"]}}],
+            "choices": [{"index": 0, "finish_reason": reply.get("finish_reason", "stop"),
+                         "message": {"role": "assistant", **reply["message"]}}],
         }
         return httpx.Response(200, json=body)
 
@@ -22,8 +23,10 @@ def server(reply: dict, seen: list):
 
 REQ = Request(
     messages=[{"role": "system", "content": "sys"}, {"role": "user", "content": "q"},
-              {"role": "assistant", "content": "<tool_call>{}</tool_call>"}, {"role": "tool", "name": "list_tables", "content": "a (3 rows)"}],
-    tools=[{"type": "function", "function": {"name": "list_tables", "description": "d", "parameters": {"type": "object", "properties": {}}}}],
+              {"role": "assistant", "content": "<tool_call>{}</tool_call>"},
+              {"role": "tool", "name": "list_tables", "content": "a (3 rows)"}],
+    tools=[{"type": "function", "function": {"name": "list_tables", "description": "d",
+                                             "parameters": {"type": "object", "properties": {}}}}],
 )
 
 
@@ -40,8 +43,10 @@ async def test_request_shape_and_text_reply():
 
 async def test_structured_tool_calls_become_hermes_text_and_length_is_reported():
     seen = []
-    msg = {"content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "describe_table", "arguments": '{"table": "a"}'}}]}
-    policy = OpenAIPolicy("m", base_url="http://test/v1", native_tools=True, http_client=server({"message": msg, "finish_reason": "length"}, seen))
+    function = {"name": "describe_table", "arguments": '{"table": "a"}'}
+    msg = {"content": None, "tool_calls": [{"id": "c1", "type": "function", "function": function}]}
+    client = server({"message": msg, "finish_reason": "length"}, seen)
+    policy = OpenAIPolicy("m", base_url="http://test/v1", native_tools=True, http_client=client)
     (out,) = await policy.generate([REQ], SamplingParams())
     assert out.text == '<tool_call>{"name": "describe_table", "arguments": {"table": "a"}}</tool_call>'
     assert out.finish_reason == "length"

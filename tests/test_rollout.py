@@ -41,7 +41,8 @@ def test_rollout_returns_trajectories_in_episode_order():
     policy = GatedOracle({"train2": "train0", "train0": "train3"})
     trajs = run(policy, eps, RolloutConfig(concurrency=3), on_done=lambda t: policy.finished.append(t.task_id))
     assert policy.finished == ["train3", "train0", "train2"]  # they finished in reverse ...
-    assert [(t.task_id, t.seed, t.sample) for t in trajs] == [("train2", 5, 0), ("train0", 6, 0), ("train3", 7, 1)]  # ... but come back in order
+    # ... but come back in order
+    assert [(t.task_id, t.seed, t.sample) for t in trajs] == [("train2", 5, 0), ("train0", 6, 0), ("train3", 7, 1)]
     for t, expected_answer in zip(trajs, ["185", "110", "101"]):
         assert (t.env_id, t.split, t.policy) == ("arith", "train", "gated-oracle")
         assert not t.failed and t.error is None

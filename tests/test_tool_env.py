@@ -11,8 +11,8 @@ from agents import (
     RolloutConfig,
 )
 from agents.scripted import call
-from tools import ToolCall
 from tests.arith_env import TASKS, TRAIN_IDS, ArithEnv
+from tools import ToolCall
 
 
 # ----- the ToolEnv contract -----------------------------------------------------------------------

@@ -10,7 +10,6 @@ from tools import ParsedAction, ToolCall, parse_action
 from tools.parsing import CALL_EXAMPLE
 
 
-
 # ----- parse_action: accepted forms ---------------------------------------------------------------
 def one(action, **kw) -> ToolCall:
     parsed = parse_action(action, **kw)
@@ -189,7 +188,8 @@ def test_never_raises_on_non_list_tool_calls():
 
 
 def test_content_as_a_list_of_text_parts_is_read():
-    message = {"role": "assistant", "content": [{"type": "text", "text": '{"name": "f", '}, {"type": "text", "text": '"arguments": {}}'}]}
+    parts = [{"type": "text", "text": '{"name": "f", '}, {"type": "text", "text": '"arguments": {}}'}]
+    message = {"role": "assistant", "content": parts}
     assert parse_action(message).calls[0].name == "f"
 
 
@@ -212,13 +212,18 @@ def test_never_raises_on_deeply_nested_json(action):
 
 def _junk(rng: random.Random) -> object:
     alphabet = string.printable + '{}[]":,<>/\\' * 4 + "\x00é€"
+    text = lambda n: "".join(rng.choice(alphabet) for _ in range(rng.randint(0, n)))  # noqa: E731
+    odd_names, odd_arguments = [1, "x", None, [], {}, "{}"], [1, "{", "{}", None, [], {"a": 1}]
+    odd_objects = [None, 0, -1.5, b"\x00", [], [None], [{}], {}, {"role": "assistant"}, {"tool_calls": []},
+                   {"tool_calls": [{"function": 3}]}, {"function": {"name": "x", "arguments": "[]"}}]
     pieces = [
-        lambda: "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))),
-        lambda: "<tool_call>" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) + rng.choice(["", "</tool_call>"]),
-        lambda: "```" + rng.choice(["json", ""]) + "\n{" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) + "\n```",
-        lambda: json.dumps({rng.choice(["name", "nam", "arguments"]): rng.choice([1, "x", None, [], {}, "{}"]), "arguments": rng.choice([1, "{", "{}", None, [], {"a": 1}])}),
+        lambda: text(60),
+        lambda: "<tool_call>" + text(30) + rng.choice(["", "</tool_call>"]),
+        lambda: "```" + rng.choice(["json", ""]) + "\n{" + text(30) + "\n```",
+        lambda: json.dumps({rng.choice(["name", "nam", "arguments"]): rng.choice(odd_names),
+                            "arguments": rng.choice(odd_arguments)}),
         lambda: json.dumps({"name": "t", "arguments": {"a": rng.random()}})[: rng.randint(0, 40)],
-        lambda: rng.choice([None, 0, -1.5, b"\x00", [], [None], [{}], {}, {"role": "assistant"}, {"tool_calls": []}, {"tool_calls": [{"function": 3}]}, {"function": {"name": "x", "arguments": "[]"}}]),
+        lambda: rng.choice(odd_objects),
     ]
     return rng.choice(pieces)()
 
