@@ -160,3 +160,40 @@ def test_ends_episode_is_honoured_when_the_tool_scores_nothing():
 
 def test_a_plain_tool_env_without_an_override_uses_the_default_cap():
     assert ToolEnv.max_observation_chars == 8_000 and ToolEnv(TASKS).max_observation_chars == 8_000
+
+
+# ----- ToolBox: one failure channel, content parts ------------------------------------------------
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("cannot print")
+
+
+def test_toolbox_lets_only_infrastructure_errors_through():
+    from tools import ToolBox, ToolCall
+
+    def engine(kind: str) -> object:
+        """Fail or return oddities.
+
+        Args:
+            kind: What to do.
+        """
+        if kind == "infra":
+            raise ToolInfrastructureError("docker daemon unreachable")
+        if kind == "bug":
+            raise KeyError("oops")
+        if kind == "unprintable":
+            return Unprintable()
+        if kind == "parts":
+            return [text_part("see"), image_part(b"img")]
+        return [1, 2]
+
+    box = ToolBox.from_functions([engine])
+    with pytest.raises(ToolInfrastructureError, match="docker daemon unreachable"):
+        box.call(ToolCall(name="engine", arguments={"kind": "infra"}))
+    bug = box.call(ToolCall(name="engine", arguments={"kind": "bug"}))
+    assert (bug.ok, bug.error, bug.content) == (False, "tool_crash", "Error: tool 'engine' failed: KeyError: 'oops'")
+    odd = box.call(ToolCall(name="engine", arguments={"kind": "unprintable"}))
+    assert (odd.ok, odd.content) == (False, "Error: tool 'engine' failed: RuntimeError: cannot print")
+    parts = box.call(ToolCall(name="engine", arguments={"kind": "parts"}))
+    assert parts.ok and parts.content == [text_part("see"), image_part(b"img")]
+    assert box.call(ToolCall(name="engine", arguments={"kind": "list"})).content == "[1, 2]"  # not content parts: shown as text
