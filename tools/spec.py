@@ -50,7 +50,8 @@ def tool(
     """Mark ``fn`` as a tool.  Usable bare (``@tool``) or with options (``@tool(name=...)``).
 
     Every parameter except ``self`` needs a type hint; a parameter with a default is optional.
-    ``ends_episode`` documents that calling the tool finishes the episode (e.g. ``submit``).
+    ``ends_episode``: a call that returns (valid arguments, no :class:`~tools.ToolError`) finishes the
+    episode (e.g. ``submit``); ``ToolEnv.step`` enforces it, with outcome 0 when the tool recorded none.
     """
 
     def mark(f: Callable) -> Callable:
