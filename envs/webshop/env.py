@@ -35,6 +35,7 @@ from envs.webshop.page import PageView, read_page
 from tools import ToolError, tool
 from tools.calls import ToolCall, ToolInfrastructureError
 
+MAX_QUERY_CHARS = 500
 _RAW_ACTION = re.compile(r"\b(search|click)\[([^\[\]]*)\]")
 
 
@@ -149,7 +150,8 @@ class WebShopEnv(ToolEnv):
         query = parse_qs(parts.query)
         segments = parts.path.strip("/").split("/")
         asin = segments[3] if len(segments) > 3 and segments[2] in ("item", "buy") else None
-        return json.dumps([self.task.id, self._view.kind, query.get("q", [""])[0], query.get("page", [""])[0], asin,
+        page = query.get("page", ["1" if "q" in query else ""])[0]  # the search form's first page has no page parameter
+        return json.dumps([self.task.id, self._view.kind, query.get("q", [""])[0], page, asin,
                            sorted(self._view.selected.items())])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -181,6 +183,8 @@ class WebShopEnv(ToolEnv):
                             f"Available actions: {', '.join(self._view.actions())}")
         if not query.strip():
             raise ToolError("the query is empty; search for the product type and the features you need")
+        if len(query) > MAX_QUERY_CHARS:
+            raise ToolError(f"the query is {len(query)} characters long; keep it under {MAX_QUERY_CHARS} (a few keywords work best)")
         return self._open("GET", self._view.search_url, params={"q": query.strip()})
 
     @tool
