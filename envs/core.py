@@ -246,23 +246,37 @@ def _cut_marker(n: int) -> str:
 
 
 def cap_message(message: Message, limit: int) -> Message:
-    """``message`` with its text capped at ``limit`` characters in all (text parts share the budget)."""
+    """``message`` with its text capped at ``limit`` characters in all (text parts share the budget; images stay).
+
+    Content parts: text is kept in order until the budget is spent, then one ``[cut: N more characters]``
+    text part follows the last kept text (N counts every cut character, later parts included).
+    """
     content = message.get("content")
     if isinstance(content, str):
-        capped: Any = cap_text(content, limit)
-    elif isinstance(content, list):
-        capped, left = [], limit
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                text = part["text"]
-                if len(text) > left:
-                    text = cap_text(text, left) if left >= MIN_OBSERVATION_CHARS else _cut_marker(len(text)).lstrip()
-                left = max(0, left - len(text))
-                part = {**part, "text": text}
-            capped.append(part)
-    else:
+        capped = cap_text(content, limit)
+        return message if capped is content else {**message, "content": capped}
+    if not isinstance(content, list):
         return message
-    return message if capped is content else {**message, "content": capped}
+    is_text = [isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content]
+    total = sum(len(p["text"]) for p, t in zip(content, is_text) if t)
+    if total <= limit:
+        return message
+    left = max(0, limit - len(_cut_marker(total)))  # N <= total, so the final marker is no longer than this one
+    parts: list[Any] = []
+    dropped, marker_at = 0, None
+    for part, text in zip(content, is_text):
+        if not text:
+            parts.append(part)
+            continue
+        keep = min(len(part["text"]), left)
+        left -= keep
+        dropped += len(part["text"]) - keep
+        if keep:
+            parts.append({**part, "text": part["text"][:keep]})
+        if keep < len(part["text"]) and marker_at is None:
+            marker_at = len(parts)
+    parts.insert(marker_at, {"type": "text", "text": _cut_marker(dropped)})
+    return {**message, "content": parts}
 
 
 def action_text(action: Any) -> str:

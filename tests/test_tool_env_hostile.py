@@ -87,10 +87,13 @@ def test_cap_text_keeps_the_head_and_says_how_much_was_cut():
 def test_text_parts_share_the_cap_and_images_are_kept():
     image = image_part(b"\x89PNG fake bytes", "image/png")
     message = {"role": "tool", "name": "look", "content": [text_part("a" * 150), image, text_part("b" * 500)]}
-    capped = cap_message(message, 200)
-    assert capped["content"][0] == text_part("a" * 150) and capped["content"][1] == image
-    assert capped["content"][2] == text_part("\n[cut: 500 more characters]".lstrip())  # 50 left: below the minimum
+    capped = cap_message(message, 200)  # 650 characters of text; the longest marker is 27: 173 kept
+    assert capped["content"] == [text_part("a" * 150), image, text_part("b" * 23), text_part("\n[cut: 477 more characters]")]
+    assert sum(len(p["text"]) for p in capped["content"] if p["type"] == "text") == 200
+    three = {"role": "tool", "content": [text_part("x" * 300), image, text_part("y" * 100)]}
+    assert cap_message(three, 200)["content"] == [text_part("x" * 173), text_part("\n[cut: 227 more characters]"), image]
     assert cap_message({"role": "user", "content": "short"}, 200) == {"role": "user", "content": "short"}
+    assert cap_message(message, 650) is message
 
 
 class EchoEnv(ArithEnv):
