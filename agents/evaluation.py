@@ -4,6 +4,13 @@ Metrics: success rate, mean reward (final outcome), mean turns, mean tool calls,
 invalid-action rate (invalid actions / all actions), failed episodes, and pass@k with the
 unbiased estimator ``1 - C(n - c, k) / C(n, k)`` averaged over tasks, when there are several
 samples per task.
+
+Failed episodes (an infrastructure fault: the policy was not sampled to the end) are never
+dropped silently. By default they count as score 0 in the headline numbers (success rate, mean
+reward, pass@k): a policy that gets its episodes failed cannot raise its score that way.
+``exclude_failed=True`` leaves them out of those numbers instead; ``Summary.failed_counted_as``
+says which was done and ``failed`` how many there were. Turns, tool calls and invalid actions
+describe behaviour, so they are always over the episodes that did not fail.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from math import comb
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -39,6 +47,7 @@ class Summary(BaseModel):
     episodes: int
     tasks: int
     failed: int
+    failed_counted_as: Literal["zero", "excluded"] = "zero"  # how success_rate, mean_reward, pass@k treat them
     success_rate: float
     mean_reward: float
     mean_turns: float
@@ -47,12 +56,13 @@ class Summary(BaseModel):
     pass_at_k: dict[int, float] = {}
 
 
-def summarize(trajs: Sequence[Trajectory]) -> Summary:
+def summarize(trajs: Sequence[Trajectory], exclude_failed: bool = False) -> Summary:
     ok = [t for t in trajs if not t.failed]
+    scored = ok if exclude_failed else list(trajs)  # a failed episode scores 0 when kept
     actions = sum(len(t.turns) for t in ok)
     by_task: dict[str, list[bool]] = defaultdict(list)
-    for t in ok:
-        by_task[t.task_id].append(t.success)
+    for t in scored:
+        by_task[t.task_id].append(t.success and not t.failed)
     n_min = min((len(v) for v in by_task.values()), default=0)
     ks = [k for k in (1, 2, 4, 8, 16, 32, 64, 100) if k <= n_min] if n_min > 1 else []
     mean = lambda xs: sum(xs) / len(xs) if xs else 0.0  # noqa: E731
@@ -60,8 +70,9 @@ def summarize(trajs: Sequence[Trajectory]) -> Summary:
         episodes=len(trajs),
         tasks=len({t.task_id for t in trajs}),
         failed=len(trajs) - len(ok),
-        success_rate=mean([float(t.success) for t in ok]),
-        mean_reward=mean([t.outcome for t in ok]),
+        failed_counted_as="excluded" if exclude_failed else "zero",
+        success_rate=mean([0.0 if t.failed else float(t.success) for t in scored]),
+        mean_reward=mean([0.0 if t.failed else t.outcome for t in scored]),
         mean_turns=mean([len(t.turns) for t in ok]),
         mean_tool_calls=mean([t.tool_calls for t in ok]),
         invalid_action_rate=(sum(t.invalid_actions for t in ok) / actions) if actions else 0.0,

@@ -41,7 +41,7 @@ import weakref
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["BoundedSessions", "Lease", "Service", "ServiceUnavailable", "SessionGone", "acquire", "info", "stop_all"]
+__all__ = ["BoundedSessions", "Lease", "Service", "ServiceUnavailable", "SessionGone", "acquire", "info", "stop", "stop_all"]
 
 V = TypeVar("V")
 
@@ -196,6 +196,14 @@ def info(key: str) -> dict[str, Any] | None:
         if entry is None:
             return None
         return {"refs": entry.refs, "running": entry.service is not None, "starts": entry.starts}
+
+
+def stop(key: str) -> None:
+    """Stop the service ``key`` now, if it runs. Leases stay valid: a later ``get()`` starts it again."""
+    with _LOCK:
+        entry = _ENTRIES.get(key)
+    if entry is not None:
+        entry.stop()
 
 
 def stop_all() -> None:

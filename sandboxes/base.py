@@ -78,11 +78,13 @@ class SandboxUnavailable(SandboxError):
 class Limits:
     """Per-call and per-sandbox bounds. Memory and sizes in bytes, times in seconds."""
 
-    memory: int = 512 << 20          # container memory (= memory + swap: no swap) and per-process RLIMIT_AS
+    memory: int = 512 << 20          # container memory (= memory + swap: no swap); local backend: per-process RLIMIT_AS
     cpus: float = 1.0                # CPU quota of the container
     pids: int = 128                  # pids cgroup limit of the container (the fork-bomb bound)
     workspace_size: int = 64 << 20   # tmpfs /workspace
     tmp_size: int = 16 << 20         # tmpfs /tmp (and /dev/shm)
+    workspace_inodes: int = 16384    # tmpfs inode caps: empty files cost kernel memory, not size
+    tmp_inodes: int = 4096           # ... for /tmp and /dev/shm each
     file_size: int = 32 << 20        # RLIMIT_FSIZE per process
     open_files: int = 256            # RLIMIT_NOFILE per process
     max_output: int = 64 << 10       # bytes kept per stream

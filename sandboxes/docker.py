@@ -8,7 +8,7 @@ multiplexed stream format, so a call on a warm sandbox is a round trip through d
 
 Isolation, all on by default: ``network_mode=none``; memory limit with swap equal to it (no swap);
 pids limit; CPU quota; read-only root; tmpfs ``/workspace`` (exec allowed), ``/tmp`` and
-``/dev/shm`` with size limits; user 65534; ``cap_drop=ALL``; ``no-new-privileges``; no init
+``/dev/shm`` with size and inode limits; bounded SysV IPC (see ``host_config_kwargs``); user 65534; ``cap_drop=ALL``; ``no-new-privileges``; no init
 process (the worker is PID 1, see ``worker.py``); output capped and wall-clock timeouts enforced by
 the worker. The worker kills every process in the container after each call.
 
@@ -83,7 +83,16 @@ def with_retry(fn: Callable[[], T], what: str, attempts: int = 4, delay: float =
 
 
 def host_config_kwargs(limits: Limits) -> dict:
-    """The isolation settings, as keyword arguments of ``APIClient.create_host_config``."""
+    """The isolation settings, as keyword arguments of ``APIClient.create_host_config``.
+
+    Memory that outlives a process is what can take the worker down (the OOM killer then finds
+    nothing else to kill), so all of it is bounded well under ``limits.memory``: tmpfs data by
+    ``size=``, tmpfs inodes and dentries (about 1 KiB of kernel memory each, charged to the
+    container; empty files cost no ``size``) by ``nr_inodes=`` (hard links count too), SysV shared
+    memory by ``shmall`` and removed with its last process (``shm_rmid_forced``), SysV message
+    queues by ``msgmni``. Process memory is bounded by the cgroup, and the worker's children carry
+    OOM score 1000, so the kernel kills them, not the worker."""
+    tmp_opts = f"rw,noexec,nosuid,nodev,size={limits.tmp_size},nr_inodes={limits.tmp_inodes},mode=1777"
     return dict(
         network_mode="none",
         mem_limit=limits.memory,
@@ -91,15 +100,30 @@ def host_config_kwargs(limits: Limits) -> dict:
         pids_limit=limits.pids,
         nano_cpus=int(limits.cpus * 1e9),
         read_only=True,
-        tmpfs={WORKSPACE: f"rw,exec,nosuid,nodev,size={limits.workspace_size},mode=1777",
-               "/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmp_size},mode=1777"},
-        shm_size=limits.tmp_size,
+        tmpfs={WORKSPACE: f"rw,exec,nosuid,nodev,size={limits.workspace_size},nr_inodes={limits.workspace_inodes},mode=1777",
+               "/tmp": tmp_opts, "/dev/shm": tmp_opts},
+        sysctls={"kernel.shm_rmid_forced": "1", "kernel.shmmax": str(limits.tmp_size),
+                 "kernel.shmall": str(max(limits.tmp_size // 4096, 1)), "kernel.msgmni": "16"},
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         ipc_mode="private",
         init=False,
         auto_remove=True,
     )
+
+
+THREAD_STACK = 8 << 20  # glibc's default thread stack (RLIMIT_STACK), reserved per thread
+ARENAS = 2 * (64 << 20)  # the worker caps malloc arenas at 2 (M_ARENA_MAX) where RLIMIT_AS applies
+
+
+def address_space(limits: Limits) -> int:
+    """Per-process RLIMIT_AS in a container: ``memory + pids * 8 MiB + 128 MiB``.
+
+    The cgroup is what bounds memory; this limit only turns one absurd allocation (``bytearray(4 <<
+    30)``) into a ``MemoryError`` instead of an OOM kill. It leaves room for a reserved (not used)
+    stack for as many threads as the pids limit allows and for two malloc arenas: at ``memory``
+    alone, about 20 threads could start."""
+    return limits.memory + limits.pids * THREAD_STACK + ARENAS
 
 
 class DockerSandbox(WorkerSandbox):
@@ -124,7 +148,7 @@ class DockerSandbox(WorkerSandbox):
         limits = limits or Limits()
         api = client.api
         config = {"workspace": WORKSPACE, "wipe": ["/tmp", "/dev/shm"], "memory": limits.memory,
-                  "file_size": limits.file_size, "open_files": limits.open_files}
+                  "address_space": address_space(limits), "file_size": limits.file_size, "open_files": limits.open_files}
         all_labels = {LABEL: "1", "turngym.pid": str(os.getpid()), "turngym.host": socket.gethostname(), **(labels or {})}
         try:
             created = with_retry(lambda: api.create_container(

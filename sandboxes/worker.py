@@ -5,10 +5,13 @@ started with: each message is a 4-byte big-endian length and a UTF-8 JSON object
 request. Operations: ``ping``, ``run``, ``put``, ``get``, ``reset``, ``exit``.
 
 ``run`` forks a child that gets a new session and process group, its own rlimits (CPU seconds,
-address space, file size, open files, no core files), an OOM score of 1000 (the kernel kills it
-before the worker), stdin/stdout/stderr on pipes and no other descriptors. Python code runs inside
-that forked child (no interpreter start-up: a call costs about a millisecond), anything else is
-exec'd. The worker reads both pipes, keeps ``max_output`` bytes of each, kills the call when it
+file size, open files, no core files; address space only where no cgroup bounds memory, since
+that limit also counts reserved thread stacks and malloc arenas), an OOM score of 1000 that its
+own children inherit (the kernel kills them, never the worker, while any of them is left),
+stdin/stdout/stderr on pipes and no other descriptors. Python code runs inside that forked child
+(no interpreter start-up: a call costs about a millisecond) and ends as ``python3 -c`` does: it
+waits for non-daemon threads, then runs atexit handlers; anything else is exec'd. When the
+container's memory cgroup killed a process during the call, stderr says so. The worker reads both pipes, keeps ``max_output`` bytes of each, kills the call when it
 writes more than ``output_kill`` bytes or outlives ``timeout``, and when the call ends kills every
 process the sandbox still has, so no background process survives a call.
 
@@ -37,15 +40,34 @@ import traceback
 LEN = struct.Struct(">I")
 CONFIG = {"workspace": "/workspace", "wipe": [], "memory": 512 << 20, "file_size": 32 << 20,
           "open_files": 256, "path": "/usr/local/bin:/usr/bin:/bin", "tmpdir": "/tmp"}
+# "address_space": RLIMIT_AS per process (0: none, the cgroup bounds memory); defaults to "memory"
+OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # cgroup v2, v1
 
 
-def prctl(option, value):
+def libc_call(name, *args):
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except Exception:  # noqa: BLE001 - hardening only; the worker still works without it
+        getattr(ctypes.CDLL(None, use_errno=True), name)(*args)
+    except Exception:  # noqa: BLE001 - hardening/tuning only; the worker still works without it
         pass
+
+
+def prctl(option, value):
+    libc_call("prctl", option, value, 0, 0, 0)
+
+
+def oom_kills():
+    """How many processes the memory cgroup has OOM-killed so far (None where it cannot be read)."""
+    for path in OOM_FILES:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def read_exact(fd, n):
@@ -138,8 +160,10 @@ def set_limits(timeout):
     cpu = int(timeout) + 2
     limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_CORE, (0, 0)),
               (resource.RLIMIT_FSIZE, (CONFIG["file_size"],) * 2), (resource.RLIMIT_NOFILE, (CONFIG["open_files"],) * 2)]
-    if CONFIG["memory"]:
-        limits.append((resource.RLIMIT_AS, (CONFIG["memory"],) * 2))
+    address_space = CONFIG.get("address_space", CONFIG["memory"])
+    if address_space:
+        limits.append((resource.RLIMIT_AS, (address_space,) * 2))
+        libc_call("mallopt", -8, 2)  # M_ARENA_MAX: each thread's 64 MiB arena would count against it
     for which, value in limits:
         try:
             resource.setrlimit(which, value)
@@ -200,18 +224,14 @@ def run_python(code):
     status = 0
     try:
         exec(compile(code, "<string>", "exec"), main.__dict__)
-    except SystemExit as e:
-        if e.code is None:
-            status = 0
-        elif isinstance(e.code, int):
-            status = e.code & 0xFF
-        else:
-            print(e.code, file=sys.stderr)
-            status = 1
-    except BaseException as e:  # noqa: BLE001 - print it like the interpreter does
-        tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
-        traceback.print_exception(type(e), e, tb)
-        status = 1
+    except BaseException as e:  # noqa: BLE001 - SystemExit or an error, as the interpreter reports them
+        status = exit_status(e, skip_frame=True)
+    threading = sys.modules.get("threading")
+    if threading is not None:  # like interpreter shutdown: wait for non-daemon threads first
+        try:
+            threading._shutdown()
+        except BaseException as e:  # noqa: BLE001 - e.g. sys.exit() or an error while joining
+            status = exit_status(e) if isinstance(e, SystemExit) else status or 1
     try:
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001
@@ -222,6 +242,20 @@ def run_python(code):
         except BaseException:  # noqa: BLE001 - e.g. the file-size limit or a closed pipe
             status = status or 1
     return status
+
+
+def exit_status(e, skip_frame=False):
+    """The exit status ``python3 -c`` gives for an exception that ended the main code."""
+    if isinstance(e, SystemExit):
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code & 0xFF
+        print(e.code, file=sys.stderr)
+        return 1
+    tb = e.__traceback__.tb_next if skip_frame and e.__traceback__ is not None else e.__traceback__
+    traceback.print_exception(type(e), e, tb)
+    return 1
 
 
 def do_run(req):
@@ -237,6 +271,7 @@ def do_run(req):
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
     stdin = base64.b64decode(req["stdin"]) if req.get("stdin") else b""
+    ooms = oom_kills()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -329,6 +364,8 @@ def do_run(req):
         stderr += "\n[sandbox: output exceeded %d bytes; process killed]\n" % output_kill
     if timed_out:
         stderr += "\n[sandbox: timed out after %.3gs; process killed]\n" % timeout
+    if ooms is not None and (oom_kills() or 0) > ooms:
+        stderr += "\n[sandbox: out of memory (limit %d MiB); the kernel killed a process]\n" % (CONFIG["memory"] >> 20)
     return {"stdout": bufs[out_r].decode("utf-8", "replace"), "stderr": stderr, "exit_code": status,
             "duration": duration, "timed_out": timed_out, "truncated": truncated}
 

@@ -49,5 +49,6 @@ def other_pids(sb):
 
 def assert_clean_next_episode(pool):
     with pool.sandbox(timeout=60) as nxt:
-        r = nxt.run("import os; print(os.listdir('.'), os.listdir('/tmp'), len([p for p in os.listdir('/proc') if p.isdigit()]))", timeout=5)
-        assert r.stdout == "[] [] 2\n", r
+        r = nxt.run("import os; print(os.listdir('.'), os.listdir('/tmp'), os.listdir('/dev/shm'), "
+                    "len([p for p in os.listdir('/proc') if p.isdigit()]))", timeout=5)
+        assert r.stdout == "[] [] [] 2\n", r

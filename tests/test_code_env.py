@@ -19,6 +19,7 @@ from envs.code.env import CodeEnv
 from envs.code.harness import encode
 from envs.tasks import ListTaskSet, Task
 from sandboxes import SandboxUnavailable
+from tools.calls import ToolInfrastructureError
 
 warnings.filterwarnings("ignore", message=".*LOCAL sandbox backend.*")
 
@@ -185,12 +186,16 @@ def test_a_missing_docker_engine_names_the_fix(monkeypatch):
     def unavailable(*args, **kwargs):
         raise SandboxUnavailable("no Docker engine reachable (connection refused)")
 
-    monkeypatch.setattr(pools, "_POOLS", {})
+    monkeypatch.setattr(pools, "service_key", lambda backend: f"test-no-engine:{backend}")  # a fresh, unstarted service
     monkeypatch.setattr(pools, "make_pool", unavailable)
-    with pytest.raises(SandboxUnavailable) as err:
-        CodeEnv(tasks=double_tasks(), sandbox="docker")
+    env = CodeEnv(tasks=double_tasks(), sandbox="docker")  # lazy: nothing is checked or started yet
+    env.reset(options={"task": "double/calls"})
+    with pytest.raises(ToolInfrastructureError) as err:  # the rollout marks such an episode failed
+        env.step(call("run_python", code="print(1)"))
     assert "turngym sandbox build --offline" in str(err.value) and "20-docker.sh" in str(err.value)
-    with pytest.raises(ValueError):
+    assert "connection refused" in str(err.value)
+    env.close()
+    with pytest.raises(ValueError, match="sandbox must be one of"):
         CodeEnv(tasks=double_tasks(), sandbox="chroot")
 
 

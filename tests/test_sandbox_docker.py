@@ -63,7 +63,14 @@ def test_container_has_the_isolation_settings(sb, client):
     assert host["Memory"] == Limits().memory == host["MemorySwap"]
     assert host["PidsLimit"] == Limits().pids
     assert host["NanoCpus"] == int(Limits().cpus * 1e9)
-    assert set(host["Tmpfs"]) == {"/workspace", "/tmp"}
+    lim = Limits()
+    assert host["Tmpfs"] == {
+        "/workspace": f"rw,exec,nosuid,nodev,size={lim.workspace_size},nr_inodes={lim.workspace_inodes},mode=1777",
+        "/tmp": f"rw,noexec,nosuid,nodev,size={lim.tmp_size},nr_inodes={lim.tmp_inodes},mode=1777",
+        "/dev/shm": f"rw,noexec,nosuid,nodev,size={lim.tmp_size},nr_inodes={lim.tmp_inodes},mode=1777",
+    }
+    assert host["Sysctls"] == {"kernel.shm_rmid_forced": "1", "kernel.shmmax": str(lim.tmp_size),
+                               "kernel.shmall": str(lim.tmp_size // 4096), "kernel.msgmni": "16"}
     assert attrs["Config"]["User"] == "65534:65534"
     assert attrs["Config"]["Labels"]["turngym.sandbox"] == "1"
     r = sb.run("import os; print(os.getuid(), os.getgid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])", timeout=5)

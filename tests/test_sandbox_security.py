@@ -63,19 +63,20 @@ def test_fork_bomb_is_contained(sb, pool):
 def test_memory_bombs_are_contained(sb, pool):
     r = sb.run("x = bytearray(4 << 30)", timeout=10)
     assert r.exit_code == 1 and r.stderr.strip().endswith("MemoryError"), r
+    # growing past the container's memory: the memory cgroup's OOM killer takes it, and says so
     r = sb.run("a = []\nwhile True: a.append(bytearray(16 << 20))", timeout=20)
-    assert r.exit_code == 1 and "MemoryError" in r.stderr, r
-    # several processes, each under its own address-space limit, together over the container's memory:
-    # the memory cgroup's OOM killer picks them (oom_score_adj 1000), never the worker
+    assert r.exit_code == -9 and r.stderr == "\n[sandbox: out of memory (limit 512 MiB); the kernel killed a process]\n", r
+    # several processes together over the container's memory: the OOM killer picks them
+    # (oom_score_adj 1000, inherited by their children), never the worker
     r = sb.run(textwrap.dedent("""
         import os
         pids = []
-        for _ in range(4):
+        for _ in range(3):
             pid = os.fork()
             if pid == 0:
                 a = []
                 try:
-                    while True: a.append(b'x' * (8 << 20))
+                    while True: a.append(b'x' * (32 << 20))
                 except MemoryError:
                     os._exit(3)
             pids.append(pid)
@@ -84,6 +85,42 @@ def test_memory_bombs_are_contained(sb, pool):
     assert r.exit_code == 0 and r.stdout in ("[-9]\n", "[-9, 3]\n"), r
     assert sb.run("print('alive')", timeout=5).stdout == "alive\n"
     assert_clean_next_episode(pool)
+
+
+def test_file_floods_stop_at_the_inode_caps_and_the_worker_survives(sb, pool):
+    """Empty files cost kernel memory, not tmpfs size: before the inode caps, a flood of them took the
+    container to its memory limit and the OOM killer then took the worker (the episode was lost)."""
+    flood = textwrap.dedent("""
+        import errno, os, sys
+        for d in sys.argv[1:]:
+            n = 0
+            try:
+                while True:
+                    open(f'{d}/f{n}', 'w').close(); n += 1
+            except OSError as e:
+                print(d, n, errno.errorcode[e.errno])
+            target, links = f'{d}/f0', 0
+            try:  # hard links pin a dentry each; tmpfs counts them against nr_inodes too
+                while True:
+                    os.link(target, f'{d}/l{links}'); links += 1
+            except OSError as e:
+                print('links', links, errno.errorcode[e.errno])
+    """)
+    r = sb.run(["python3", "-c", flood, "/tmp", "/dev/shm", "/workspace"], timeout=60)
+    limits = Limits()
+    # each mount's root directory is one of its inodes
+    assert r.stdout == (f"/tmp {limits.tmp_inodes - 1} ENOSPC\nlinks 0 ENOSPC\n/dev/shm {limits.tmp_inodes - 1} ENOSPC\n"
+                        f"links 0 ENOSPC\n/workspace {limits.workspace_inodes - 1} ENOSPC\nlinks 0 ENOSPC\n"), r
+    assert (r.exit_code, r.error) == (0, None)
+    assert sb.run("print('alive')", timeout=5).stdout == "alive\n"
+    assert sb.reset() == {"clean": True, "left": []}
+    assert_clean_next_episode(pool)
+
+
+def test_ipc_memory_cannot_outlive_its_processes(sb):
+    r = sb.run("print(*(open('/proc/sys/kernel/' + k).read().strip() for k in ('shm_rmid_forced', 'shmall', 'msgmni')))",
+               timeout=5)
+    assert r.stdout == f"1 {Limits().tmp_size // 4096} 16\n", r
 
 
 def test_infinite_loop_is_killed_at_the_timeout(sb, pool):
