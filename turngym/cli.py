@@ -83,6 +83,9 @@ def eval_cmd(
     max_turns: Optional[int] = typer.Option(None, min=1, help="override the env's max turns"),
     seed: int = typer.Option(0, help="base seed"),
     out: Path = typer.Option(Path("runs/eval"), help="folder for results.json and trajectories.jsonl"),
+    exclude_failed: bool = typer.Option(
+        False, "--exclude-failed", help="leave failed (infrastructure-fault) episodes out of success rate, mean reward and pass@k (default: they count as 0)"
+    ),
 ) -> None:
     """Evaluate a policy on a split; writes results.json and trajectories.jsonl."""
     from agents import RolloutConfig, SamplingParams, make_policy, rollout, write_jsonl
@@ -109,16 +112,19 @@ def eval_cmd(
         trajs = asyncio.run(
             rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), pol, episodes, config, env_id=_full_id(env_id), on_done=lambda _: bar.advance(job))
         )
-    summary = summarize(trajs)
+    summary = summarize(trajs, exclude_failed=exclude_failed)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "trajectories.jsonl", trajs)
     results = {"env": _full_id(env_id), "split": split, "policy": pol.name, **summary.model_dump()}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = Table("metric", "value", title=f"{_full_id(env_id)} · {split} · {pol.name}")
+    scored = " (failed excluded)" if exclude_failed else " (failed = 0)"  # which episodes the headline numbers cover
     for key, value in summary.model_dump().items():
         if key == "pass_at_k":
             for k, v in value.items():
-                table.add_row(f"pass@{k}", f"{v:.3f}")
+                table.add_row(f"pass@{k}{scored}", f"{v:.3f}")
+        elif key in ("success_rate", "mean_reward"):
+            table.add_row(key + scored, f"{value:.3f}")
         else:
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
