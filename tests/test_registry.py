@@ -86,3 +86,89 @@ def test_third_party_env_registers_through_entry_points(tmp_path):
                           env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# ----- scripted players: oracles and baselines registered with the env ----------------------------
+class ZeroPlayer:
+    """A baseline that always answers 0 (it never sees the answer)."""
+
+    name = "answer-zero"
+
+    def act(self, messages, tools):
+        from tools import call
+
+        return call("answer", value=0)
+
+
+def _arith_plan(turn, info):
+    from tools import call
+
+    return call("answer", value=int(info["answer"]))
+
+
+def test_registered_oracle_and_baselines_are_found_through_the_env():
+    import asyncio
+
+    from agents import Episode, OraclePolicy, ScriptedPolicy, make_policy, rollout
+    from agents.evaluation import summarize
+    from tests.arith_env import TRAIN_IDS, ArithEnv
+
+    register("ArithPlayers-v0", ArithEnv, oracle=_arith_plan, baselines={"answer-zero": ZeroPlayer}, override=True)
+    oracle = make_policy("oracle", env="ArithPlayers-v0")
+    assert isinstance(oracle, OraclePolicy) and oracle.plan is _arith_plan and oracle.privileged
+    zero = make_policy("answer-zero")  # the one env that has it
+    assert isinstance(zero, ScriptedPolicy) and zero.name == "answer-zero" and not zero.privileged
+    eps = [Episode(task_id=t, seed=0) for t in TRAIN_IDS]
+    by_oracle = asyncio.run(rollout(ArithEnv, oracle, eps))
+    assert [len(t.turns) for t in by_oracle] == [1, 1, 1, 1] and summarize(by_oracle).success_rate == 1.0
+    by_zero = asyncio.run(rollout(ArithEnv, zero, eps))
+    assert [t.turns[0].info["answered"] for t in by_zero] == [0, 0, 0, 0] and summarize(by_zero).success_rate == 0.0
+
+
+def test_unknown_or_missing_players_fail_fast_naming_what_exists():
+    from agents import make_policy
+
+    register("NoPlayers-v0", "tests.arith_env:ArithEnv", override=True)
+    with pytest.raises(ValueError, match="turngym/NoPlayers-v0 registers no oracle"):
+        make_policy("oracle", env="NoPlayers-v0")
+    with pytest.raises(ValueError, match=r"unknown policy 'answer-only'.*turngym/Search-v0: answer-only, search-only"):
+        make_policy("answer-only", env="NoPlayers-v0")
+    with pytest.raises(ValueError, match="no env 'turngym/Nowhere-v0'"):
+        make_policy("oracle", env="Nowhere-v0")
+    with pytest.raises(ValueError, match="oracle must be 'module:attr' or a callable"):
+        register("BadOracle-v0", "tests.arith_env:ArithEnv", oracle="no_colon")
+    with pytest.raises(ValueError, match="baseline name 'random' is taken"):
+        register("BadBaseline-v0", "tests.arith_env:ArithEnv", baselines={"random": ZeroPlayer})
+
+
+def test_only_privileged_policies_are_handed_the_reset_info():
+    from agents import Completion, OraclePolicy, RandomPolicy
+    from tests.arith_env import episodes, run
+
+    seen = {}
+
+    def recording(cls):
+        class Recording(cls):
+            async def generate(self, requests, sampling):
+                seen.setdefault(cls.__name__, []).extend(r.info for r in requests)
+                if cls is OraclePolicy:
+                    return await super().generate(requests, sampling)
+                return [Completion(text="no call") for _ in requests]
+
+        return Recording
+
+    run(recording(OraclePolicy)(), episodes(["train1"]))
+    run(recording(RandomPolicy)(seed=0), episodes(["train1"]))
+    assert [info["answer"] for info in seen["OraclePolicy"]] == ["150", "150"]  # add, then answer
+    assert seen["RandomPolicy"] == [{}] * 4  # max_turns=4 replies, none of them shown the answer
+
+
+def test_list_sizes_come_from_the_registered_task_set_without_building_the_env():
+    from envs.registry import task_set
+    from tests.arith_env import TASKS
+
+    def refuse(**kwargs):
+        raise AssertionError("the env was constructed")
+
+    register("TasksOnly-v0", refuse, tasks=lambda: TASKS, override=True)
+    assert task_set("TasksOnly-v0").sizes() == {"train": 4, "val": 1, "test": 1}
