@@ -94,7 +94,8 @@ def test_price_upper_follows_webshop_rule():
     assert set(draws) == {40.0, 50.0, 60.0}
     # P(60) = 3/6, P(50) = 2/6, P(40) = 1/6
     assert draws[60.0] > draws[50.0] > draws[40.0]
-    assert price_upper(985.0, random.Random(0)) == 990.0 and price_upper(995.0, random.Random(0)) == 990.0
+    assert price_upper(975.0, random.Random(0)) == 990.0  # only 980 and 990 lie above: the larger
+    assert price_upper(985.0, random.Random(0)) == 1_000_000.0 and price_upper(995.0, random.Random(0)) == 1_000_000.0
     assert PRICE_STEPS[0] == 10.0 and PRICE_STEPS[-1] == 990.0 and len(PRICE_STEPS) == 99
 
 

@@ -50,10 +50,13 @@ TEMPLATES: dict[str, list[str]] = {
 }
 
 
+NO_PRICE_BOUND = 1_000_000.0  # the original's bound when fewer than two steps lie above the price
+
+
 def price_upper(price: float, rng: random.Random) -> float:
     above = [p for p in PRICE_STEPS if p > price][:4]
     if len(above) < 2:
-        return above[0] if above else PRICE_STEPS[-1]
+        return NO_PRICE_BOUND  # and the instruction names no price
     return max(rng.sample(above, 2))
 
 

@@ -33,7 +33,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from envs.tasks import JsonlTaskSet, Split, Task, build_atomically, cache_root
 from envs.webshop.data import RESULTS_PER_PAGE, WebShopTaskSet
-from envs.webshop.goals import price_upper
+from envs.webshop.goals import NO_PRICE_BOUND, price_upper
 from envs.webshop.search import Catalog, write_world
 
 WORLD = "real"
@@ -100,7 +100,7 @@ def human_goals(products: list[dict[str, Any]], human: dict[str, list[dict[str, 
             goals.append({
                 "asin": product["asin"], "name": product["title"], "query": product["query"], "product_category": product["product_category"],
                 "nouns": product["nouns"], "attributes": list(attrs), "options": options, "price_upper": upper,
-                "instruction": str(ins.get("instruction", "")).strip(".") + f", and price lower than {upper:.2f} dollars",
+                "instruction": str(ins.get("instruction", "")).strip(".") + (f", and price lower than {upper:.2f} dollars" if upper < NO_PRICE_BOUND else ""),
             })
     return goals
 

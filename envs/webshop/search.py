@@ -89,8 +89,9 @@ def top(scores: np.ndarray, k: int) -> list[int]:
     cutoff = scores[candidates].min()
     if cutoff > 0:  # widen to everything tied with the k-th score so the tie-break is exact
         candidates = np.flatnonzero(scores >= cutoff)
-    ranked = sorted((int(i) for i in candidates if scores[i] > 0), key=lambda i: (-float(scores[i]), i))
-    return ranked[:k]
+    candidates = candidates[scores[candidates] > 0]
+    ranked = candidates[np.lexsort((candidates, -scores[candidates]))]  # by score, then by index
+    return [int(i) for i in ranked[:k]]
 
 
 @functools.lru_cache(maxsize=8)
