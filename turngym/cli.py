@@ -18,6 +18,7 @@ from envs.tasks import SPLITS
 from turngym.cli_sandbox import sandbox_app
 from turngym.cli_models import models_app, serve_cmd
 from turngym.cli_view import view_cmd
+from turngym.cli_webshop import webshop_app
 
 app = typer.Typer(help="turngym: train and evaluate LLM agents that use tools over many turns.", no_args_is_help=True)
 console = Console()
@@ -25,6 +26,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(models_app, name="models")
 app.command("serve")(serve_cmd)
 app.command("view")(view_cmd)
+app.add_typer(webshop_app, name="webshop")
 
 
 @app.command("list")
