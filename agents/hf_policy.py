@@ -190,7 +190,7 @@ class HFPolicy:
         for i in range(0, len(probes), self.max_batch):
             chunk = probes[i:i + self.max_batch]
             rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _ in chunk])
-            for (ids, start), lps in zip(chunk, rows):
+            for (_ids, start), lps in zip(chunk, rows):
                 answer_lps = lps[start - 1:]
                 scores.append(sum(answer_lps) / len(answer_lps))
         return scores

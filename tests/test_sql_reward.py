@@ -4,7 +4,6 @@ against hand-computed expectations."""
 import sqlite3
 
 import pytest
-import sqlglot
 
 from envs.sql.reward import is_ordered, results_match, schema_items, schema_overlap, syntax_valid
 from envs.sql.verify import AmbiguousGold, check_gold

@@ -181,7 +181,7 @@ def humaneval_tasks() -> list[Task]:
     recorded = replay.record([{"code": p["prompt"] + p["canonical_solution"], "entry_point": p["entry_point"],
                                "prelude": prelude, "stmts": stmts} for p, prelude, stmts, _ in layout])
     jobs = []
-    for (p, prelude, stmts, examples), rec in zip(layout, recorded):
+    for (p, _prelude, _stmts, examples), rec in zip(layout, recorded):
         cases = [{"kind": "calls", "calls": c} for c in rec["calls"]] + [{"kind": "call", "expr": e} for e, _ in examples]
         jobs.append({"setup": [p["prompt"]], "code": p["prompt"] + p["canonical_solution"], "entry_point": p["entry_point"],
                      "cases": cases, "timeout": 20.0, "budget": 300.0})
@@ -190,7 +190,7 @@ def humaneval_tasks() -> list[Task]:
                                    "tables": replay.tables(rec["calls"], res[:len(stmts)])}
                                   for (p, prelude, stmts, _), rec, res in zip(layout, recorded, results)])
     tasks = []
-    for (p, prelude, stmts, examples), rec, res, ok in zip(layout, recorded, results, verdicts):
+    for (p, _prelude, stmts, examples), rec, res, ok in zip(layout, recorded, results, verdicts):
         good = [v and e is None for v, e in zip(ok, rec["errors"])]
         if not good[-1]:
             raise ValueError(f"{p['task_id']}: the canonical solution fails check() when replayed: {rec['errors'][-1]}")

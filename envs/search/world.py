@@ -134,7 +134,7 @@ class _Builder:
         given = [self.names.token("given") for _ in range(max(30, self.n // 4))]
         family = [self.names.token("family") for _ in range(max(30, int(self.n / 2.5)))]
         shares = list(CREATOR_SHARE.items())
-        for i in range(self.n):
+        for _ in range(self.n):
             while True:  # full names are unique; family names are shared on purpose
                 first, last = rng.choice(given), rng.choice(family)
                 if self.free(f"{first} {last}"):

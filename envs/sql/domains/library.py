@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from envs.sql.domains import words as W
-from envs.sql.domains.framework import SpecDomain, Table, attr, cat, date, date_after, fk, money, num, person, title, year
+from envs.sql.domains.framework import SpecDomain, Table, cat, date, date_after, fk, money, num, person, title, year
 
 GENRES = ("Fiction", "Mystery", "Science Fiction", "Fantasy", "Biography", "History", "Poetry", "Romance", "Science")
 OPENERS = ("The", "A", "Beyond the", "Under the", "Letters from the", "Return of the", "Night of the", "Songs of the")
