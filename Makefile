@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.turngym-installed
 
-.PHONY: setup services demo test test-fast bench clean
+.PHONY: setup services demo lint test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -26,10 +26,15 @@ demo: setup
 	$(VENV)/bin/turngym eval SQL-v0 --policy oracle --split test --out runs/demo/oracle
 	$(VENV)/bin/turngym eval SQL-v0 --policy random --split test --out runs/demo/random
 
-test: setup services
+# Style (ruff) and the one-way layering (import-linter contracts in pyproject.toml), before the tests.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: setup services lint
 	$(PY) -m pytest
 
-test-fast: setup
+test-fast: setup lint
 	$(PY) -m pytest -m "not slow"
 
 bench: setup
