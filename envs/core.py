@@ -173,7 +173,7 @@ class ToolEnv(gym.Env[list, str]):
             reward = float(result["outcome"])
         return obs, reward, terminated, truncated, info
 
-    def finish(self, outcome: float, **extra: Any) -> None:
+    def finish(self, outcome: float, /, **extra: Any) -> None:
         """Called by an episode-ending tool: record the task score and any extra info keys."""
         if not 0.0 <= outcome <= 1.0:
             raise ValueError(f"outcome must lie in [0, 1], got {outcome}")

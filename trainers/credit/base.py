@@ -77,7 +77,7 @@ def register_credit(cls: type) -> type:
     return cls
 
 
-def get_credit(name: str, **kwargs: Any) -> CreditMethod:
+def get_credit(name: str, /, **kwargs: Any) -> CreditMethod:
     """An instance of the credit method registered as ``name`` (keyword arguments go to it)."""
     import trainers.credit  # noqa: F401  (registers the built-in methods)
 
