@@ -2,8 +2,8 @@
 
 ``Policy``: turns chat requests into completions, asynchronously and in batches.  Backends that
 can (vLLM, HF transformers) return the sampled token ids and their logprobs; others leave them
-None.  Scripted policies (oracle, random) may read ``Request.info``, the env's reset info, which a
-learned policy must ignore.
+None.  ``Request.info`` (the env's reset info, ground truth included) is filled only for a policy
+whose ``privileged`` attribute is true (the oracle); the rollout hands every other policy ``{}``.
 
 ``TokenPolicy``: a ``Policy`` that is token-in/token-out, which training rollouts need:
 
@@ -41,7 +41,7 @@ class SamplingParams(BaseModel):
 class Request(BaseModel):
     messages: list[dict[str, Any]]
     tools: list[dict[str, Any]] = Field(default_factory=list)  # OpenAI-format tool specs
-    info: dict[str, Any] = Field(default_factory=dict)  # env reset info; for scripted policies only
+    info: dict[str, Any] = Field(default_factory=dict)  # env reset info; empty unless the policy is privileged
 
 
 class Completion(BaseModel):
