@@ -162,3 +162,29 @@ def test_chromium_renders_results_and_item_pages(server, tasks, tmp_path):
         dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=True).stdout
         text = " ".join(read_page(dom).texts)
         assert all(e in text for e in expected), (name, text[:500])
+
+
+@pytest.mark.slow
+def test_cli_serve_prints_a_session_url_a_browser_can_open(tmp_path):
+    import os
+    import re
+    import sys
+    from pathlib import Path
+
+    cmd = [sys.executable, "-c", "from turngym.cli import app; app()", "webshop", "serve", "--port", "0", "--task", "webshop/B/test/0007"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).resolve().parent.parent,
+                            env={**os.environ, "COLUMNS": "300"})
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Shop for it at"):
+                break
+        text = "".join(lines)
+        assert "Task webshop/B/test/0007: " in text, text
+        url = re.search(r"Shop for it at (\S+)", text).group(1)
+        page = httpx.get(url)
+        assert page.status_code == 200 and read_page(page.text).search_url is not None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
