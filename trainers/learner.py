@@ -1,0 +1,295 @@
+"""``Learner``: a transformers causal LM (full fine-tune or peft LoRA) with AdamW, a warm-up schedule
+and the policy update on a :class:`~trainers.batch.TokenBatch`.
+
+* fp32 on CPU, bf16 on CUDA unless ``dtype`` says otherwise; logprobs and losses in fp32.
+* ``step(batch, loss_cfg, micro_batch)``: one optimizer step.  The batch is cut into micro-batches;
+  each micro loss divides by the *whole* batch's normalizer (tokens for token-mean, sequences for
+  the seq-mean modes), so the accumulated gradient equals the full-batch loss's gradient for every
+  aggregation mode.  π_old is the model before the first update on a batch: taken from the same
+  forward pass (detached) when ``batch.old_logprobs`` is None, then kept on the batch for further
+  updates (``updates_per_batch > 1``).  Optional k3 KL to a frozen reference (LoRA: the base with
+  the adapter off; full fine-tune: a frozen copy of the initial weights).
+* ``sft_step(batch, micro_batch)``: mean negative log-likelihood of the sampled (assistant) tokens.
+* ``save_weights(dir)``: a loadable transformers folder (LoRA merged into a copy) with the source
+  model's tokenizer files, or ``merged=False``: the adapter alone.
+* ``state_dict()`` / ``load_state_dict()``: trainable weights, optimizer, scheduler, step count.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from trainers.batch import TokenBatch
+from trainers.losses import (
+    aggregate,
+    entropy_from_logits,
+    kl_k3,
+    normalizer,
+    policy_loss,
+    token_logprobs_from_logits,
+)
+
+if TYPE_CHECKING:
+    from trainers.config import LoraConfig, LossConfig, OptimConfig
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json")
+
+
+def pick_device(device: str = "auto") -> str:
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def lr_lambda(warmup_steps: int, schedule: str, total_steps: int | None):
+    """Multiplier of the base lr after ``s`` scheduler steps: linear warm-up from 1/warmup, then the schedule."""
+    if schedule != "constant" and not total_steps:
+        raise ValueError(f"schedule {schedule!r} needs total_steps")
+
+    def factor(s: int) -> float:
+        if s < warmup_steps:
+            return (s + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (s - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class Learner:
+    def __init__(self, model: str | os.PathLike, *, device: str = "auto", dtype: str | None = None,
+                 lora: LoraConfig | None = None, optim: OptimConfig | None = None, ref_model: bool = False,
+                 seed: int = 0, total_steps: int | None = None):
+        from transformers import AutoModelForCausalLM
+
+        from agents.models import resolve_model
+        from trainers.config import OptimConfig
+
+        torch.manual_seed(seed)
+        self.model_dir = resolve_model(model)
+        self.device = pick_device(device)
+        self.dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        base = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=self.dtype).to(self.device)
+        self.lora = lora
+        if lora is not None:
+            from peft import LoraConfig as PeftLora
+            from peft import get_peft_model
+
+            base = get_peft_model(base, PeftLora(
+                r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
+                target_modules=lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules),
+            ))
+        self.model = base
+        self.model.eval()  # no dropout in rollouts that share this module; step() switches to train mode
+        self._ref = None
+        if ref_model and lora is None:
+            self._ref = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.has_ref = ref_model
+        cfg = self.model.config
+        pad = getattr(cfg, "pad_token_id", None)
+        eos = getattr(cfg, "eos_token_id", None)
+        self.pad_id = int(pad if pad is not None else (eos[0] if isinstance(eos, list) else eos or 0))
+        self.total_steps = total_steps
+        self.reset_optimizer(optim or OptimConfig())
+
+    # -- optimizer -----------------------------------------------------------------------------
+    def reset_optimizer(self, optim: OptimConfig, total_steps: int | None = None) -> None:
+        """A fresh AdamW + schedule (e.g. between the SFT warm start and RL)."""
+        self.optim_cfg = optim
+        if total_steps is not None:
+            self.total_steps = total_steps
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
+                                           weight_decay=optim.weight_decay, foreach=True)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(optim.warmup_steps, optim.schedule, self.total_steps))
+        self.steps_done = 0
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def num_parameters(self, trainable: bool = False) -> int:
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad or not trainable)
+
+    # -- forward passes ------------------------------------------------------------------------
+    def _forward(self, mb: TokenBatch, *, entropy: bool = False, model=None):
+        ids = mb.input_ids.to(self.device)
+        logits = (model or self.model)(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
+        logp = token_logprobs_from_logits(logits, ids[:, 1:])
+        ent = None
+        if entropy:
+            with torch.no_grad():
+                mask = mb.loss_mask.to(self.device) > 0
+                ent = torch.zeros_like(logp)
+                ent[mask] = entropy_from_logits(logits.detach()[mask])
+        return logp, ent
+
+    def token_logprobs(self, batch: TokenBatch, grad: bool = False, *, micro_batch: int | None = None,
+                       entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-target logprobs ``[B, L-1]`` (and entropies on sampled targets when asked), on CPU."""
+        micro = batch.micro_batches(micro_batch or batch.size)
+        logp = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
+        ent = torch.zeros_like(logp) if entropy else None
+        with torch.set_grad_enabled(grad):
+            for mb in micro:
+                lp, e = self._forward(mb, entropy=entropy)
+                logp[mb.rows, : lp.shape[1]] = lp.detach().float().cpu() if not grad else lp.float().cpu()
+                if entropy:
+                    ent[mb.rows, : e.shape[1]] = e.float().cpu()
+        return logp, ent
+
+    def _ref_logprobs(self, mb: TokenBatch) -> torch.Tensor:
+        with torch.no_grad():
+            if self._ref is not None:
+                return self._forward(mb, model=self._ref)[0]
+            with self.model.disable_adapter():  # LoRA: the base model is the reference
+                return self._forward(mb)[0]
+
+    # -- updates -------------------------------------------------------------------------------
+    def _finish_step(self, t0: float, metrics: dict[str, float]) -> dict[str, float]:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        clip = self.optim_cfg.grad_clip
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip if clip is not None else float("inf"))
+        metrics["lr"] = self.lr
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.steps_done += 1
+        metrics["grad_norm"] = float(grad_norm)
+        metrics["update_seconds"] = time.perf_counter() - t0
+        return metrics
+
+    def step(self, batch: TokenBatch, loss_cfg: LossConfig, micro_batch: int, *, entropy: bool = True) -> dict[str, float]:
+        """One policy-gradient optimizer step on ``batch``; returns metrics (token-weighted means)."""
+        t0 = time.perf_counter()
+        metrics = self.backward(batch, loss_cfg, micro_batch, entropy=entropy)
+        if metrics.get("skipped"):
+            return metrics
+        return self._finish_step(t0, metrics)
+
+    def backward(self, batch: TokenBatch, loss_cfg: LossConfig, micro_batch: int, *, entropy: bool = True) -> dict[str, float]:
+        """Accumulate the policy loss's gradient over micro-batches (no optimizer step); the metrics."""
+        sampled = batch.num_sampled
+        if sampled == 0:
+            return {"skipped": 1.0, "tokens": 0.0}
+        if loss_cfg.kl_coef > 0 and not self.has_ref:
+            raise ValueError("loss.kl_coef > 0 needs a reference model: build the Learner with ref_model=True")
+        first_update = batch.old_logprobs is None
+        if first_update:
+            batch.old_logprobs = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
+        norm = normalizer(batch.loss_mask, loss_cfg.agg)
+        sums: dict[str, float] = {}
+        total_loss = kl_sum = ent_sum = 0.0
+        self.model.train()
+        try:
+            for mb in batch.micro_batches(micro_batch, by_length=True):
+                mask = mb.loss_mask.to(self.device)
+                logp, ent = self._forward(mb, entropy=entropy)
+                if first_update:  # π_old = the weights before this batch's first update: this very pass
+                    old = logp.detach()
+                    batch.old_logprobs[mb.rows, : old.shape[1]] = old.float().cpu()
+                else:
+                    old = mb.old_logprobs.to(self.device)
+                rollout = mb.rollout_logprobs.to(self.device) if mb.rollout_logprobs is not None else None
+                loss, m = policy_loss(
+                    logp, old, mb.advantages.to(self.device), mask, clip_low=loss_cfg.clip_low,
+                    clip_high=loss_cfg.clip_high, dual_clip=loss_cfg.dual_clip, agg=loss_cfg.agg,
+                    agg_constant=loss_cfg.agg_constant, rollout_logp=rollout, tis_cap=loss_cfg.tis_cap, norm=norm,
+                )
+                if loss_cfg.kl_coef > 0:
+                    kl = kl_k3(logp, self._ref_logprobs(mb))
+                    loss = loss + loss_cfg.kl_coef * aggregate(kl, mask, loss_cfg.agg, loss_cfg.agg_constant, norm)
+                    kl_sum += float((kl.detach() * mask).sum())
+                loss.backward()
+                total_loss += float(loss.detach())
+                n = float(mask.sum())
+                for k, v in m.items():
+                    sums[k] = sums.get(k, 0.0) + v * n
+                if ent is not None:
+                    ent_sum += float((ent * mask).sum())
+        finally:
+            self.model.eval()
+        metrics = {k: v / sampled for k, v in sums.items()}
+        metrics.update(loss=total_loss, tokens=float(sampled), seq_tokens=float(batch.num_tokens))
+        if entropy:
+            metrics["entropy"] = ent_sum / sampled
+        if loss_cfg.kl_coef > 0:
+            metrics["kl_ref"] = kl_sum / sampled
+        return metrics
+
+    def sft_step(self, batch: TokenBatch, micro_batch: int) -> dict[str, float]:
+        """One supervised step: token-mean NLL of the sampled tokens, weighted by ``batch.advantages``."""
+        t0 = time.perf_counter()
+        sampled = batch.num_sampled
+        if sampled == 0:
+            return {"skipped": 1.0, "tokens": 0.0}
+        total = correct = 0.0
+        self.model.train()
+        try:
+            for mb in batch.micro_batches(micro_batch, by_length=True):
+                mask = mb.loss_mask.to(self.device)
+                ids = mb.input_ids.to(self.device)
+                logits = self.model(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
+                logp = token_logprobs_from_logits(logits, ids[:, 1:])
+                loss = aggregate(-logp * mb.advantages.to(self.device), mask, "token-mean", norm=sampled)
+                loss.backward()
+                total += float(loss.detach())
+                correct += float(((logits.detach().argmax(-1) == ids[:, 1:]).float() * mask).sum())
+        finally:
+            self.model.eval()
+        metrics = {"loss": total, "token_accuracy": correct / sampled, "tokens": float(sampled),
+                   "seq_tokens": float(batch.num_tokens)}
+        return self._finish_step(t0, metrics)
+
+    # -- weights and state ---------------------------------------------------------------------
+    def save_weights(self, out_dir: str | os.PathLike, *, merged: bool = True, tokenizer: bool = True) -> Path:
+        """Write the current weights as a transformers folder (LoRA: merged into a copy, or the adapter alone)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.lora is not None and merged:
+            full = copy.deepcopy(self.model).merge_and_unload()
+            full.save_pretrained(out, safe_serialization=True)
+            del full
+        else:
+            self.model.save_pretrained(out, safe_serialization=True)
+        if tokenizer:
+            for src in self.model_dir.iterdir():
+                if src.is_file() and src.name not in _WEIGHT_FILES and not src.name.endswith(".safetensors") \
+                        and not (out / src.name).exists():
+                    shutil.copy2(src, out / src.name)
+        return out
+
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        if self.lora is not None:
+            from peft import get_peft_model_state_dict
+
+            return get_peft_model_state_dict(self.model)
+        return self.model.state_dict()
+
+    def state_dict(self) -> dict:
+        """A snapshot (copies, not views: later steps do not change it)."""
+        return {
+            "model": {k: v.detach().to("cpu", copy=True) for k, v in self._trainable_state().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scheduler": self.scheduler.state_dict(),
+            "steps_done": self.steps_done,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.lora is not None:
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, state["model"])
+        else:
+            self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.steps_done = int(state["steps_done"])
