@@ -20,7 +20,7 @@ def test_list_shows_sql_with_split_sizes(sql_tasks):
 def test_check_env_passes_for_sql(sql_tasks):
     result = runner.invoke(app, ["check-env", "SQL-v0", "--fuzz", "50"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "FAIL" not in result.output and result.output.count("pass") == 5
+    assert "FAIL" not in result.output and result.output.count("pass") == 6  # hostile_actions is the sixth check
 
 
 def test_eval_oracle_writes_results_and_trajectories(tmp_path, sql_tasks):
