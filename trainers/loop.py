@@ -1,0 +1,279 @@
+"""The training loop: ``train(config, resume=False) -> run folder``.
+
+Per RL step (see ../shared/TRAINING.md for the pipeline):
+
+1. draw ``tasks_per_step`` train tasks with a generator seeded by (seed, step), G episodes each,
+   and roll them out through ``agents.rollout.rollout`` (in-process ``HFPolicy`` on the learner's
+   own module in lockstep rounds, or a vLLM server the loop starts itself or is given by URL);
+   infrastructure failures are left out of their group and counted; with ``dynamic_sampling``,
+   groups whose rewards are all equal are dropped and more tasks drawn (at most 4 rounds);
+2. extra signals when the credit method ``needs`` them (``trainers.signals``), then
+   ``CreditMethod.assign`` per group; ``build_batch``; ``updates_per_batch`` learner steps;
+3. weight sync (``trainers.sync``), which bumps ``policy_version``;
+4. a ``metrics.jsonl`` row (+ tensorboard), val evaluation every ``eval_every`` steps, an atomic
+   checkpoint every ``checkpoint_every`` steps.
+
+Before step 1, when ``config.sft`` is set: the SFT warm start (:mod:`trainers.sft`), then the
+held-out test evaluation of the SFT-only model (``RUN/eval_sft/``).  At the end: the held-out
+test evaluation (``RUN/test/results.json``, as ``turngym eval`` writes it), ``curves.png`` and
+``summary.json``.  Every random choice is seeded per step and every rollout round is batched in
+a fixed order, so a run resumed from a checkpoint (``resume=True``) continues with the same
+metrics, step for step, as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agents.rollout import Episode
+from agents.trajectory import Trajectory
+from trainers.config import OptimConfig, TrainConfig
+from trainers.metrics import MetricsLog, mean_std, plot_curves
+from trainers.sft import run_sft
+
+MAX_REFILLS = 3
+
+
+def episode_seed(config: TrainConfig, step: int, index: int) -> int:
+    return (config.seed * 100_003 + step) * 1000 + index
+
+
+def draw_tasks(task_ids: list[str], config: TrainConfig, step: int, round_: int, n: int) -> list[str]:
+    rng = random.Random(f"{config.seed}-{step}-{round_}")
+    return rng.sample(task_ids, min(n, len(task_ids)))
+
+
+def group_by_task(trajs: list[Trajectory], group_size: int) -> list[list[Trajectory]]:
+    return [trajs[i:i + group_size] for i in range(0, len(trajs), group_size)]
+
+
+class Trainer:
+    """The state of one run; :func:`train` drives it."""
+
+    def __init__(self, config: TrainConfig, console: Console | None = None):
+        from envs import make
+        from trainers.credit import get_credit
+        from trainers.learner import Learner
+
+        self.config = config
+        self.console = console or Console()
+        self.run_dir = Path(config.out_dir)
+        self.env_kwargs = {"max_turns": config.max_turns} if config.max_turns else {}
+        probe = make(config.env, split=config.train_split, **self.env_kwargs)
+        self.tasks = probe.tasks
+        probe.close()
+        self.train_ids = list(self.tasks.ids(config.train_split))
+        self.credit = get_credit(config.credit, **config.credit_kwargs)
+        self.learner = Learner(config.model, device=config.device, dtype=config.dtype, lora=config.lora, optim=config.optim,
+                               ref_model=config.loss.kl_coef > 0, seed=config.seed, total_steps=config.steps)
+        self.server = None
+        self.policy, self.sync = self._rollout_policy()
+        self.estimator = None
+        if "progress" in self.credit.needs:
+            from trainers.progress import ProgressEstimator
+
+            self.estimator = ProgressEstimator(self.learner.model, pad_id=self.learner.pad_id, seed=config.seed)
+
+    # -- rollout backends --------------------------------------------------------------------
+    def _rollout_policy(self) -> tuple[Any, Any]:
+        from trainers import sync
+
+        cfg = self.config
+        if cfg.rollout == "hf":
+            from agents.hf_policy import HFPolicy
+            from trainers.lockstep import LockstepPolicy
+
+            inner = HFPolicy(self.learner.model_dir, model_obj=self.learner.model, device=self.learner.device,
+                             max_batch=max(16, cfg.group_size * cfg.tasks_per_step))
+            return LockstepPolicy(inner), sync.SharedModuleSync(inner)
+        from agents.vllm_policy import VLLMPolicy
+
+        url = cfg.vllm_url
+        if url is None:
+            self.console.print("starting a vLLM server for rollouts ...")
+            self.server = sync.training_server(self.learner.model_dir, lora_rank=cfg.lora.r if cfg.lora else None,
+                                               processed_logprobs=cfg.sampling.temperature != 1.0, seed=cfg.seed,
+                                               log_path=self.run_dir / "vllm.log").start()
+            url = self.server.url
+        policy = VLLMPolicy(self.learner.model_dir, url)
+        pusher = sync.VLLMLoraSync(url, policy) if cfg.lora else sync.VLLMReloadSync(url, policy)
+        return policy, pusher
+
+    def rollout(self, episodes: list[Episode], sampling=None, on_done=None) -> list[Trajectory]:
+        from envs import make
+        from trainers.lockstep import lockstep_rollout
+
+        cfg = self.config
+        return lockstep_rollout(lambda: make(cfg.env, split=cfg.train_split, tasks=self.tasks, **self.env_kwargs),
+                                self.policy, episodes, sampling or cfg.sampling, env_id=cfg.env, on_done=on_done)
+
+    def evaluate(self, split: str, n: int | None, out: Path | None = None) -> dict[str, Any]:
+        from trainers.evaluate import evaluate
+
+        return evaluate(self.policy, self.config.env, split, n, seed=self.config.seed, env_kwargs=self.env_kwargs, out=out)
+
+    # -- one RL step ------------------------------------------------------------------------
+    def collect(self, step: int, progress=None) -> tuple[list[list[Trajectory]], dict[str, float]]:
+        cfg = self.config
+        kept: list[list[Trajectory]] = []
+        stats = {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0}
+        for round_ in range(1 + (MAX_REFILLS if cfg.dynamic_sampling else 0)):
+            need = cfg.tasks_per_step - len(kept)
+            if need <= 0:
+                break
+            chosen = draw_tasks(self.train_ids, cfg, step, round_, need)
+            episodes = [Episode(task_id=t, seed=episode_seed(cfg, step, 100 * round_ + k), sample=j)
+                        for k, t in enumerate(chosen) for j in range(cfg.group_size)]
+            trajs = self.rollout(episodes, on_done=progress)
+            stats["episodes"] += len(trajs)
+            for group in group_by_task(trajs, cfg.group_size):
+                good = [t for t in group if not t.failed and t.turns]
+                stats["failed"] += len(group) - len(good)
+                stats["sampled_tokens"] += sum(len(tk.token_ids or []) for t in good for tk in t.turns)
+                if not good:
+                    continue
+                if cfg.dynamic_sampling and len({t.outcome for t in good}) == 1:
+                    stats["groups_dropped"] += 1
+                    continue
+                kept.append(good)
+        return kept, stats
+
+    def credit_step(self, groups: list[list[Trajectory]]) -> list[list[list[float]]]:
+        signals = [None] * len(groups)
+        if self.credit.needs:
+            try:
+                from trainers.signals import compute_signals_many
+            except ImportError as e:
+                raise RuntimeError(f"credit {self.credit.name!r} needs {sorted(self.credit.needs)}: trainers.signals is missing ({e})") from e
+            inner = getattr(self.policy, "inner", self.policy)
+            signals = compute_signals_many(self.credit.needs, groups, policy=inner, learner=self.learner, estimator=self.estimator)
+        return [self.credit.assign(g, s) for g, s in zip(groups, signals)]
+
+    def step(self, step: int, progress=None) -> dict[str, Any]:
+        from trainers.batch import build_batch
+
+        cfg = self.config
+        t0 = time.perf_counter()
+        groups, stats = self.collect(step, progress)
+        t1 = time.perf_counter()
+        if self.estimator is not None:
+            self.estimator.observe([t for g in groups for t in g])
+            self.estimator.maybe_refit(step)
+        advantages = self.credit_step(groups) if groups else []
+        t2 = time.perf_counter()
+        trajs = [t for g in groups for t in g]
+        flat_adv = [a for g in advantages for a in g]
+        learner_metrics: dict[str, float] = {}
+        if trajs:
+            batch = build_batch(trajs, flat_adv, self.learner.pad_id)
+            for _ in range(cfg.updates_per_batch):
+                learner_metrics = self.learner.step(batch, cfg.loss, cfg.micro_batch)
+        t3 = time.perf_counter()
+        self.sync.push(self.learner.model)
+        t4 = time.perf_counter()
+        outcomes = [t.outcome for t in trajs]
+        token_adv = [a for adv in flat_adv for a in adv]
+        adv_mean, adv_std = mean_std(token_adv)
+        row = {
+            "reward": mean_std(outcomes)[0], "success": mean_std([float(t.success) for t in trajs])[0],
+            "turns": mean_std([len(t.turns) for t in trajs])[0], "groups": len(groups), **stats,
+            "adv_mean": adv_mean, "adv_std": adv_std, "adv_nonzero": sum(abs(a) > 1e-8 for a in token_adv) / max(1, len(token_adv)),
+            "policy_version": int(self.policy.policy_version),
+            "time/rollout": t1 - t0, "time/credit": t2 - t1, "time/train": t3 - t2, "time/sync": t4 - t3,
+            "rollout_tokens_per_s": stats["sampled_tokens"] / max(t1 - t0, 1e-9),
+            **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))},
+        }
+        if "tokens" in learner_metrics:
+            row["train_tokens_per_s"] = learner_metrics.get("seq_tokens", 0.0) * cfg.updates_per_batch / max(t3 - t2, 1e-9)
+        return row
+
+    def close(self) -> None:
+        if hasattr(self.sync, "close"):
+            self.sync.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
+    """Run SFT (if configured) and RL per ``config``; returns the run folder."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from trainers.checkpoint import complete_steps, load_latest, save_checkpoint
+
+    console = console or Console()
+    run_dir = Path(config.out_dir)
+    if not resume and complete_steps(run_dir):
+        raise FileExistsError(f"{run_dir} already holds checkpoints: resume it (--resume) or choose another out_dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.dump(run_dir / "config.yaml")
+    trainer = Trainer(config, console)
+    metrics = MetricsLog(run_dir)
+    try:
+        state = load_latest(run_dir, trainer.learner) if resume else None
+        if state is not None and state.get("config_hash") != config.config_hash():
+            raise ValueError(f"{run_dir} was trained with another config (hash {state.get('config_hash')}); not resuming")
+        if state is None:
+            metrics.truncate(-1)
+            shutil.rmtree(run_dir / "eval_sft", ignore_errors=True)
+            if config.sft:
+                run_sft(trainer, console)
+                trainer.learner.reset_optimizer(config.optim, total_steps=config.steps)
+                trainer.sync.push(trainer.learner.model)
+                res = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "eval_sft")
+                console.print(f"after SFT: {config.test_split} success {res['success_rate']:.3f}")
+            start = 0
+            save_checkpoint(run_dir, 0, trainer.learner, _extra(trainer))
+        else:
+            start = int(state["step"])
+            trainer.policy.policy_version = int(state.get("policy_version", start))
+            metrics.truncate(start)
+            console.print(f"resumed from step {start} ({state['checkpoint']})")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.fields[info]}"), console=console, transient=False) as bar:
+            job = bar.add_task("RL steps", total=config.steps, completed=start, info="")
+            for step in range(start + 1, config.steps + 1):
+                row = trainer.step(step)
+                if config.eval_every and step % config.eval_every == 0:
+                    res = trainer.evaluate(config.eval_split, config.eval_tasks)
+                    row.update({f"val/{k}": v for k, v in res.items() if isinstance(v, (int, float))})
+                metrics.log(step, row)
+                bar.update(job, advance=1, info=f"reward {row['reward']:.2f} success {row['success']:.2f}"
+                                                 f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
+                if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
+                    save_checkpoint(run_dir, step, trainer.learner, _extra(trainer))
+        final = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "test")
+        _write_summary(run_dir, final)
+        curves = plot_curves(run_dir)
+        console.print(f"held-out {config.test_split} success {final['success_rate']:.3f}; "
+                      f"results {run_dir / 'test' / 'results.json'}; curves {curves}")
+    finally:
+        metrics.close()
+        trainer.close()
+    return run_dir
+
+
+def _extra(trainer: Trainer) -> dict[str, Any]:
+    return {"policy_version": int(trainer.policy.policy_version), "config_hash": trainer.config.config_hash()}
+
+
+def _write_summary(run_dir: Path, final: dict[str, Any]) -> None:
+    import json
+
+    sft_path = run_dir / "eval_sft" / "results.json"
+    summary = {"test": final, "sft_test": json.loads(sft_path.read_text()) if sft_path.exists() else None}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+__all__ = ["OptimConfig", "Trainer", "train"]

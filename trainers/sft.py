@@ -1,0 +1,113 @@
+"""Supervised warm start: cross-entropy on the assistant tokens of chosen trajectories.
+
+A model that cannot yet make a valid tool call gets no RL signal, so a run starts here.  Data:
+
+* ``"oracle"``: the env's registered oracle played on the train split (text actions), then put
+  through the *training model's* chat template by :func:`tokenize_trajectory`: each action is
+  encoded and closed with the stop token, each observation appended as the template renders it
+  (:class:`agents.tokens.TokenConversation`), exactly as a rollout of that model would lay it out;
+* a trajectories JSONL (e.g. a model's own successful samples: rejection-sampling fine-tuning);
+  text-only ones are tokenized the same way, token-level ones are used as sampled.
+
+Loss: mean over all assistant tokens of the batch of -log p(token | prefix) (mask = the
+trajectory's loss mask, so prompt and observation tokens never count).  Batches are drawn with
+a seeded generator per step (step ``s`` uses seed ``seed * 1_000_003 + s``), so a run is
+reproducible and resumable from its step number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents.rollout import Episode, RolloutConfig, rollout
+from agents.tokens import ChatRenderer, TokenConversation
+from agents.trajectory import Trajectory, read_jsonl
+
+
+def oracle_trajectories(env_id: str, split: str = "train", n: int | None = None, seed: int = 0,
+                        env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """The env's registered oracle on the first ``n`` tasks of ``split`` (text actions)."""
+    from agents.scripted import OraclePolicy
+    from envs import make
+    from envs.registry import oracle_for
+
+    env_kwargs = {"split": split, **(env_kwargs or {})}
+    probe = make(env_id, **env_kwargs)
+    tasks = probe.tasks
+    probe.close()
+    ids = list(tasks.ids(split))[:n] if n else list(tasks.ids(split))
+    episodes = [Episode(task_id=t, seed=seed + i) for i, t in enumerate(ids)]
+    policy = OraclePolicy(plan=oracle_for(env_id))
+    return asyncio.run(rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), policy, episodes,
+                               RolloutConfig(concurrency=16), env_id=env_id))
+
+
+def tokenize_trajectory(traj: Trajectory, renderer: ChatRenderer) -> Trajectory:
+    """A copy of a text trajectory with the token fields a model with ``renderer`` would have produced."""
+    stop = renderer.tokenizer.eos_token_id
+    if stop is None:
+        raise ValueError("the tokenizer has no eos token to close assistant turns with")
+    conv = TokenConversation(renderer, traj.messages)
+    turns = []
+    for i, turn in enumerate(traj.turns):
+        ids = renderer.encode(turn.action) + [int(stop)]
+        conv.add_completion(ids, None, "stop")
+        final = i == len(traj.turns) - 1 and (turn.terminated or turn.truncated)
+        obs_ids = conv.add_observation(turn.observation, final=final)
+        turns.append(turn.model_copy(update={"token_ids": ids, "logprobs": [0.0] * len(ids), "observation_ids": obs_ids,
+                                             "finish_reason": "stop"}))
+    return traj.model_copy(update={"prompt_ids": list(conv.prompt_ids), "turns": turns})
+
+
+def sft_data(source: str, env_id: str, renderer: ChatRenderer, *, max_tasks: int | None = None,
+             successful_only: bool = True, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """Token-level SFT trajectories from ``"oracle"`` or a JSONL path (see the module docstring)."""
+    trajs = oracle_trajectories(env_id, "train", max_tasks, seed, env_kwargs) if source == "oracle" else list(read_jsonl(source))
+    keep = [t for t in trajs if not t.failed and t.turns and (t.success or not successful_only)]
+    if not keep:
+        raise ValueError(f"no usable SFT trajectories from {source!r} ({len(trajs)} read, none kept)")
+    return [t if t.has_tokens else tokenize_trajectory(t, renderer) for t in keep]
+
+
+def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: int, micro_batch: int, seed: int = 0,
+        start_step: int = 0, on_step: Callable[[int, dict[str, float]], None] | None = None) -> None:
+    """``steps - start_step`` supervised steps of ``learner`` (its optimizer as configured by the caller)."""
+    from trainers.batch import build_sft_batch
+
+    if not trajs:
+        raise ValueError("sft needs at least one trajectory")
+    for step in range(start_step, steps):
+        began = time.perf_counter()
+        rng = random.Random(seed * 1_000_003 + step)
+        batch = [trajs[rng.randrange(len(trajs))] for _ in range(batch_size)]
+        metrics = learner.sft_step(build_sft_batch(batch, learner.pad_id), micro_batch)
+        metrics["seconds"] = time.perf_counter() - began
+        if on_step:
+            on_step(step, metrics)
+
+
+def run_sft(trainer: Any, console: Any = None) -> None:
+    """The loop's warm start: data per ``config.sft``, a fresh optimizer, rows in ``RUN/sft.jsonl``."""
+    from agents.tokens import load_renderer
+    from trainers.config import OptimConfig
+    from trainers.metrics import MetricsLog
+
+    cfg, scfg = trainer.config, trainer.config.sft
+    renderer = load_renderer(trainer.learner.model_dir)
+    data = sft_data(scfg.data, cfg.env, renderer, max_tasks=scfg.max_tasks, successful_only=scfg.successful_only,
+                    seed=cfg.seed, env_kwargs=trainer.env_kwargs)
+    trainer.learner.reset_optimizer(OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, grad_clip=cfg.optim.grad_clip),
+                                    total_steps=scfg.steps)
+    log = MetricsLog(trainer.run_dir, tensorboard=False, name="sft.jsonl")
+    log.truncate(-1)
+    if console:
+        console.print(f"SFT: {len(data)} trajectories, {scfg.steps} steps")
+    try:
+        sft(trainer.learner, data, steps=scfg.steps, batch_size=scfg.batch_size, micro_batch=scfg.micro_batch,
+            seed=cfg.seed, on_step=lambda s, m: log.log(s + 1, {k: v for k, v in m.items() if isinstance(v, (int, float))}))
+    finally:
+        log.close()
