@@ -22,6 +22,8 @@ SYSTEM_INTRO = (
 class GUIActions:
     """Mixin: the action tools; a subclass implements ``act``."""
 
+    max_type_chars = 500  # a person types a field, not a book; MiniWoB allows 64
+
     def act(self, action: GUIAction) -> str:
         raise NotImplementedError
 
@@ -47,6 +49,8 @@ class GUIActions:
         Args:
             text: The text to type.
         """
+        if len(text) > self.max_type_chars:
+            raise ToolError(f"the text is too long ({len(text):,} characters; at most {self.max_type_chars} per type call)")
         return self.act(GUIAction(type="type", text=text))
 
     @tool
