@@ -48,6 +48,11 @@ register(
     description="Live GUI episodes in headless Chromium on 7 synthetic apps (success on app state; test: held-out apps, themes, templates)",
     tasks="envs.gui.tasks:load_live_tasks", oracle="envs.gui.oracle:live_plan",
 )
+register(
+    "MiniWoB-v0", "envs.gui.miniwob_env:MiniWoBEnv",
+    description="MiniWoB++ tasks (miniwob 1.1.0, Selenium Chromium) under the GUI tool-call actions (test: 6 held-out tasks)",
+    tasks="envs.gui.miniwob_env:miniwob_tasks", oracle="envs.gui.oracle:miniwob_plan",
+)
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Player", "Task", "TaskSet", "TextSpace", "ToolEnv",
