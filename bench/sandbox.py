@@ -5,7 +5,10 @@
 1. a trivial call (``python3 -c 'print(1+1)'``) three ways: a fresh ``docker run``, ``docker exec`` in
    a running container, and the pool's warm worker; p50/p95 and the ratios against ``docker exec``;
 2. time to hand out a fresh (never used) sandbox from a warm pool;
-3. throughput of N episodes at C concurrent (each: write a file, run Python on it, query sqlite).
+3. throughput of N episodes at C concurrent (each: write a file, run Python on it, query sqlite);
+4. the cost of the memory hardening (tmpfs inode caps, a /dev/shm tmpfs, IPC sysctls): sandbox
+   creation (container + worker ready) with today's settings against the settings without them,
+   alternated in the same run, and a call's cost with the per-call OOM check against ``docker exec``.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import docker
 
+import sandboxes.docker as docker_backend
 from sandboxes import SandboxPool
-from sandboxes.docker import DockerBackend
+from sandboxes.docker import DockerBackend, DockerSandbox
 from sandboxes.image import IMAGE
 
 CODE = "print(1+1)"
@@ -123,6 +127,34 @@ async def bench_throughput(pool: SandboxPool, episodes: int, concurrency: int) -
     return time.perf_counter() - t, results.count(False), calls
 
 
+HARDENED = docker_backend.host_config_kwargs
+
+
+def unhardened_host_config(limits):
+    """Today's isolation settings less the memory hardening: no inode caps, Docker's own /dev/shm, no IPC sysctls."""
+    kw = HARDENED(limits)
+    kw.pop("sysctls")
+    kw["tmpfs"] = {path: ",".join(o for o in opts.split(",") if not o.startswith("nr_inodes="))
+                   for path, opts in kw["tmpfs"].items() if path != "/dev/shm"}
+    kw["shm_size"] = limits.tmp_size
+    return kw
+
+
+def bench_create(client, n: int) -> tuple[list[float], list[float]]:
+    hardened, plain = [], []
+    for _ in range(n):
+        for config, out in ((HARDENED, hardened), (unhardened_host_config, plain)):
+            docker_backend.host_config_kwargs = config
+            try:
+                t = time.perf_counter()
+                sb = DockerSandbox.create(client)
+                out.append(time.perf_counter() - t)
+            finally:
+                docker_backend.host_config_kwargs = HARDENED
+            sb.close()
+    return hardened, plain
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10, help="docker run samples")
@@ -131,6 +163,7 @@ def main() -> None:
     ap.add_argument("--handouts", type=int, default=30)
     ap.add_argument("--episodes", type=int, default=96)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--creates", type=int, default=10, help="sandbox creations per setting (section 4)")
     args = ap.parse_args()
     client = docker.from_env(timeout=120, max_pool_size=64)
     print(f"engine: Docker {client.version()['Version']}, {os.cpu_count()} CPUs, image {IMAGE}")
@@ -153,6 +186,10 @@ def main() -> None:
         print(f"  {args.episodes / wall:.1f} episodes/s, {3 * args.episodes / wall:.1f} calls/s, wall {wall:.1f} s, failures {failures}")
         row("call latency under load", calls)
         print(f"  pool: {pool.stats()}")
+    print("memory hardening: sandbox creation, alternating settings")
+    hardened, plain = bench_create(client, args.creates)
+    h, p = row("with inode caps, /dev/shm, IPC", hardened), row("without (previous settings)", plain)
+    print(f"  hardened / previous: {h[1] / p[1]:.2f}x at p50, {h[2] / p[2]:.2f}x at p95")
 
 
 if __name__ == "__main__":
