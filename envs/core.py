@@ -159,7 +159,7 @@ class ToolEnv(gym.Env[list, str]):
                     self._result = {"outcome": 0.0, "success": False, "ended_by": call.name}  # it promised to end the episode
                 if self._result is not None:
                     break  # a finishing call ends the turn
-        obs = [cap_message(m, self.max_observation_chars) for m in obs]
+        obs = [self.capped(m) for m in obs]
         self._transcript.extend(obs)
 
         terminated = self._result is not None
@@ -172,6 +172,10 @@ class ToolEnv(gym.Env[list, str]):
             info.update(result, answer=self.task.answer, truncated_by="max_turns" if truncated else None)
             reward = float(result["outcome"])
         return obs, reward, terminated, truncated, info
+
+    def capped(self, message: Message) -> Message:
+        """``message`` within this env's ``max_observation_chars``: for a family that adds messages after ``step``."""
+        return cap_message(message, self.max_observation_chars)
 
     def finish(self, outcome: float, /, **extra: Any) -> None:
         """Called by an episode-ending tool: record the task score and any extra info keys."""

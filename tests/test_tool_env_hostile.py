@@ -139,6 +139,8 @@ def test_every_message_step_emits_is_capped_with_a_visible_marker():
     with pytest.raises(ValueError, match="max_observation_chars must be >= 100"):
         EchoEnv(max_observation_chars=99)
     assert ArithEnv(max_observation_chars=1234).max_observation_chars == 1234
+    extra = env.capped({"role": "user", "content": "z" * 400})  # what a family appends after step goes through this
+    assert extra["content"] == "z" * 273 + "\n[cut: 127 more characters]"
 
 
 def test_infrastructure_errors_pass_through_and_end_the_env():
