@@ -5,15 +5,15 @@ started with: each message is a 4-byte big-endian length and a UTF-8 JSON object
 request. Operations: ``ping``, ``run``, ``put``, ``get``, ``reset``, ``exit``.
 
 ``run`` forks a child that gets a new session and process group, its own rlimits (CPU seconds,
-file size, open files, no core files; address space only where no cgroup bounds memory, since
-that limit also counts reserved thread stacks and malloc arenas), an OOM score of 1000 that its
-own children inherit (the kernel kills them, never the worker, while any of them is left),
+file size, open files, no core files, address space: see ``set_limits``), an OOM score of 1000
+that its own children inherit (the kernel kills them, never the worker, while any is left),
 stdin/stdout/stderr on pipes and no other descriptors. Python code runs inside that forked child
 (no interpreter start-up: a call costs about a millisecond) and ends as ``python3 -c`` does: it
-waits for non-daemon threads, then runs atexit handlers; anything else is exec'd. When the
-container's memory cgroup killed a process during the call, stderr says so. The worker reads both pipes, keeps ``max_output`` bytes of each, kills the call when it
-writes more than ``output_kill`` bytes or outlives ``timeout``, and when the call ends kills every
-process the sandbox still has, so no background process survives a call.
+waits for non-daemon threads, then runs atexit handlers. Anything else is exec'd. The worker
+reads both pipes, keeps ``max_output`` bytes of each, kills the call when it writes more than
+``output_kill`` bytes or outlives ``timeout``, and when the call ends kills every process the
+sandbox still has, so no background process survives a call. When the memory cgroup OOM-killed a
+process during the call, stderr says so.
 
 As the container's PID 1 the worker cannot be killed from inside (the kernel drops signals to a
 namespace's init that it has no handler for), ``kill(-1)`` reaches every other process, and it is
@@ -40,7 +40,8 @@ import traceback
 LEN = struct.Struct(">I")
 CONFIG = {"workspace": "/workspace", "wipe": [], "memory": 512 << 20, "file_size": 32 << 20,
           "open_files": 256, "path": "/usr/local/bin:/usr/bin:/bin", "tmpdir": "/tmp"}
-# "address_space": RLIMIT_AS per process (0: none, the cgroup bounds memory); defaults to "memory"
+# "address_space": RLIMIT_AS per process (0: none); defaults to "memory". The Docker backend sets it
+# well above "memory" (its cgroup is the real bound) so that reserved thread stacks fit under it.
 OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # cgroup v2, v1
 
 
