@@ -41,7 +41,7 @@ register(
 register(
     "GUITrace-v0", "envs.gui.trace_env:GUITraceEnv",
     description="Offline GUI steps from recorded Chromium traces of 7 synthetic apps (GUI-R1 reward; test: held-out apps, themes, templates)",
-    oracle="envs.gui.oracle:trace_plan",
+    tasks="envs.gui.traces:load_trace_tasks", oracle="envs.gui.oracle:trace_plan",
 )
 register(
     "GUI-v0", "envs.gui.live_env:GUIEnv",

@@ -159,3 +159,27 @@ def test_live_feedback_and_screens(live_tasks):
 def test_check_env_live(live_tasks):
     results = check_multiturn(lambda: GUIEnv(split="test", tasks=live_tasks, max_turns=4), n_fuzz=150)
     assert all(r.ok for r in results), [r for r in results if not r.ok]
+
+
+def test_rollout_stores_each_screenshot_once(live_tasks, tmp_path):
+    """Concurrent oracle episodes through the rollout engine (env steps in worker threads, one shared
+    browser); the trajectory file keeps each distinct screenshot once, as a file named by its hash."""
+    import asyncio
+
+    from agents import OraclePolicy, RolloutConfig, read_jsonl, rollout, write_jsonl
+    from agents.rollout import Episode
+
+    ids = list(live_tasks.ids("test"))[:4]
+    trajs = asyncio.run(rollout(lambda: GUIEnv(split="test", tasks=live_tasks), OraclePolicy(), [Episode(task_id=t) for t in ids],
+                                RolloutConfig(concurrency=2), env_id="turngym/GUI-v0"))
+    assert [t.final_info["outcome"] for t in trajs] == [1.0] * 4
+    path = tmp_path / "trajs.jsonl"
+    write_jsonl(path, trajs)
+    text = path.read_text()
+    assert "data:image/png;base64" not in text
+    stored = list((tmp_path / "images").iterdir())
+    urls = {p["image_url"]["url"] for t in trajs for m in t.conversation() if isinstance(m["content"], list)
+            for p in m["content"] if p["type"] == "image_url"}
+    assert len(stored) == len(urls) > 4  # one file per distinct screen, however often it was shown
+    back = list(read_jsonl(path))
+    assert back[0].messages[1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
