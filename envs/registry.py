@@ -101,10 +101,14 @@ def register(
     full_id = env_id(name)
     if full_id in _REGISTRY and not override:
         raise ValueError(f"{full_id} is already registered (pass override=True to replace it)")
-    for field, value in (("entry_point", entry_point), ("tasks", tasks), ("oracle", oracle), *(
-            (f"baselines[{k!r}]", v) for k, v in (baselines or {}).items())):
-        if value is not None and not _is_target(value, allow_object=field == "tasks"):
-            raise ValueError(f"{field} must be 'module:attr' or a callable, got {value!r}")
+    targets = {"entry_point": entry_point, "tasks": tasks, "oracle": oracle,
+               **{f"baselines[{k!r}]": v for k, v in (baselines or {}).items()}}
+    for field, value in targets.items():
+        if value is None or (field == "tasks" and isinstance(value, TaskSet)):
+            continue
+        if not _is_target(value):
+            also = ", a TaskSet" if field == "tasks" else ""
+            raise ValueError(f"{field} must be 'module:attr'{also} or a callable, got {value!r}")
     for player in baselines or {}:
         if player in ("oracle", "random") or ":" in player:
             raise ValueError(f"baseline name {player!r} is taken by a built-in policy or spec")
@@ -210,8 +214,8 @@ def resolve(target: Any) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def _is_target(value: Any, allow_object: bool = False) -> bool:
+def _is_target(value: Any) -> bool:
     if isinstance(value, str):
         module, _, attr = value.partition(":")
         return bool(module and attr)
-    return callable(value) or allow_object
+    return callable(value)
