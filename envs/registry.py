@@ -63,8 +63,12 @@ class EnvEntry(BaseModel):
     baselines: dict[str, str | Callable[[], Any]] = {}
 
     def family(self) -> str | None:
-        """The env class's ``family`` (imports the env's module; constructs nothing)."""
-        target = resolve(self.entry_point)
+        """The env class's ``family`` (imports the env's module; constructs nothing), or None when the
+        module cannot be imported here (an optional dependency missing) or the entry point is a function."""
+        try:
+            target = resolve(self.entry_point)
+        except Exception:  # e.g. GUI envs without playwright: they cannot be this episode's env anyway
+            return None
         return getattr(target, "family", None) if inspect.isclass(target) else None
 
 
