@@ -24,6 +24,7 @@ import gymnasium as gym
 
 import turngym  # noqa: F401  (registers envs)
 from agents import Episode, RolloutConfig, SamplingParams, make_policy, rollout
+from agents.policy import TokenPolicy
 from envs import make
 
 
@@ -86,10 +87,15 @@ class TimedPolicy:
 
     def __init__(self, inner, timeline: Timeline):
         self.inner, self.timeline, self.name = inner, timeline, inner.name
-        if hasattr(inner, "start_conversation"):
+        if isinstance(inner, TokenPolicy):  # stay a TokenPolicy, so the rollout keeps the token path
             self.start_conversation = inner.start_conversation
             self.generate_tokens = self._timed(inner.generate_tokens)
+            self.score_answers = inner.score_answers
         self.generate = self._timed(inner.generate)
+
+    @property
+    def policy_version(self) -> int:
+        return getattr(self.inner, "policy_version", 0)
 
     def _timed(self, fn):
         async def call(*args, **kw):
