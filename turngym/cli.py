@@ -17,6 +17,7 @@ from envs.checker import check_multiturn
 from envs.tasks import SPLITS
 from turngym.cli_sandbox import sandbox_app
 from turngym.cli_models import models_app, serve_cmd
+from turngym.cli_compare import compare_cmd
 from turngym.cli_view import view_cmd
 from turngym.cli_webshop import webshop_app
 
@@ -26,6 +27,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(models_app, name="models")
 app.command("serve")(serve_cmd)
 app.command("view")(view_cmd)
+app.command("compare")(compare_cmd)
 app.add_typer(webshop_app, name="webshop")
 
 
