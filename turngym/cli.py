@@ -21,6 +21,7 @@ from turngym.cli_models import models_app, serve_cmd
 from turngym.cli_compare import compare_cmd
 from turngym.cli_view import view_cmd
 from turngym.cli_webshop import webshop_app
+from turngym.cli_gui import gui_app
 
 app = typer.Typer(help="turngym: train and evaluate LLM agents that use tools over many turns.", no_args_is_help=True)
 console = Console()
@@ -30,6 +31,7 @@ app.command("serve")(serve_cmd)
 app.command("view")(view_cmd)
 app.command("compare")(compare_cmd)
 app.add_typer(webshop_app, name="webshop")
+app.add_typer(gui_app, name="gui")
 register_train(app)  # turngym train / turngym sft
 
 
