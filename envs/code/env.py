@@ -29,8 +29,10 @@ was submitted, or the submit could not run), an observation that says so, and
 ``info["sandbox_broken"]``. The harness gets ``budget`` seconds of wall time in all (its own
 deadline leaves a margin to report), so a stopped or hung harness cannot overrun it.
 
-``info`` adds, on reset, ``entry_point`` and ``visible_examples`` (how many), and ``visible_passed`` (best count of visible examples passed so far) on every step and,
-at the end, ``tests_passed``, ``tests_total`` and ``test_status`` (one status per hidden test).
+``info`` adds, on reset, ``entry_point`` and ``visible_examples`` (how many); on every step
+``visible_passed`` (best count of visible examples passed so far); at the end ``tests_passed``,
+``tests_total`` and ``test_status`` (one status per hidden test) after a submit, and
+``sandbox_broken`` (what the sandbox reported) when the episode's code broke its sandbox.
 """
 
 from __future__ import annotations
