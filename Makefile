@@ -22,9 +22,10 @@ services:
 
 demo: setup
 	$(VENV)/bin/turngym list
-	$(VENV)/bin/turngym check-env SQL-v0
-	$(VENV)/bin/turngym eval SQL-v0 --policy oracle --split test --out runs/demo/oracle
-	$(VENV)/bin/turngym eval SQL-v0 --policy random --split test --out runs/demo/random
+	# A short real training run on CPU (trainers/presets/demo.yaml): SFT warm start, then GRPO on
+	# Lookup-v0 with the tiny model; prints the held-out test results and the curves' PNG.
+	rm -rf runs/demo
+	$(VENV)/bin/turngym train --preset demo --out runs/demo
 
 # Style (ruff) and the one-way layering (import-linter contracts in pyproject.toml), before the tests.
 lint: setup

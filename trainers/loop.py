@@ -277,3 +277,12 @@ def _write_summary(run_dir: Path, final: dict[str, Any]) -> None:
 
 
 __all__ = ["OptimConfig", "Trainer", "train"]
+
+
+if __name__ == "__main__":  # python -m trainers.loop CONFIG.yaml [--resume]: what the resume test kills and restarts
+    import sys
+
+    from trainers.config import load_config
+
+    args = [a for a in sys.argv[1:] if a != "--resume"]
+    train(load_config(args[0], overrides=args[1:]), resume="--resume" in sys.argv)

@@ -1,0 +1,79 @@
+"""Weight sync: the in-process route bumps the version on the shared module; the vLLM route makes the
+server's logprobs equal the trainer model's forward pass (fp32, |Δ| <= 1e-3), and differ from before."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from agents.models import resolve_model  # noqa: E402
+from trainers.sync import SharedModuleSync, SyncError, VLLMReloadSync, training_server  # noqa: E402
+
+
+def _forward_logprobs(model, ids: list[int]) -> list[float]:
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
+    return torch.log_softmax(logits, -1).gather(-1, torch.tensor(ids[1:]).unsqueeze(-1)).squeeze(-1).tolist()
+
+
+def test_shared_module_sync_bumps_the_version_and_refuses_a_copy():
+    from agents.hf_policy import HFPolicy
+    from transformers import AutoModelForCausalLM
+
+    model_dir = resolve_model("tiny")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    policy = HFPolicy(model_dir, model_obj=model, device="cpu")
+    sync = SharedModuleSync(policy)
+    assert (sync.push(model), policy.policy_version) == (0.0, 1)
+    sync.push(model)
+    assert policy.policy_version == 2
+    other = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with pytest.raises(SyncError, match="own module"):
+        sync.push(other)
+    assert policy.policy_version == 2
+
+
+@pytest.mark.slow
+def test_vllm_server_samples_from_the_pushed_weights(tmp_path):
+    from agents.vllm_policy import VLLMPolicy
+    from agents.vllm_server import VLLMUnavailable
+    from transformers import AutoModelForCausalLM
+
+    model_dir = resolve_model("tiny")
+    try:
+        server = training_server(model_dir, max_model_len=512, log_path=tmp_path / "vllm.log")
+    except VLLMUnavailable as e:
+        pytest.skip(f"no vLLM here: {e}")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with server:
+        policy = VLLMPolicy(model_dir, server.url)
+        conv = policy.start_conversation([{"role": "system", "content": "Use lookup(key)."}, {"role": "user", "content": 'Code of "bazo"?'}])
+        ids = list(conv.ids) + policy.renderer.encode('<tool_call>{"name": "lookup", "arguments": {"key": "bazo"}}</tool_call>')
+
+        async def server_logprobs() -> list[float]:
+            try:
+                return await policy.token_logprobs(ids)
+            finally:
+                await policy.aclose()
+
+        before = asyncio.run(server_logprobs())  # also leaves the prompt in vLLM's prefix cache
+        assert max(abs(a - b) for a, b in zip(before, _forward_logprobs(model, ids))) <= 1e-3
+        torch.manual_seed(0)
+        with torch.no_grad():  # new weights, as an optimizer step would leave them
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        expected = _forward_logprobs(model, ids)
+        sync = VLLMReloadSync(server.url, policy)
+        try:
+            seconds = sync.push(model)
+        finally:
+            sync.close()
+        after = asyncio.run(server_logprobs())
+    assert seconds > 0 and policy.policy_version == 1
+    assert len(after) == len(expected) == len(ids) - 1
+    assert max(abs(a - b) for a, b in zip(after, expected)) <= 1e-3
+    assert max(abs(a - b) for a, b in zip(before, after)) > 0.05
