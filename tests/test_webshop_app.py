@@ -101,6 +101,10 @@ def test_bad_requests_get_clear_answers(client, tasks):
     done = client.post(f"/s/{sid}/buy/{tasks.catalog('A').products[0]['asin']}")
     assert "not scored" in done.text  # a person shopping without a goal
     assert client.delete(f"/api/sessions/{sid}").json() == {"closed": True}
+    # a person starts a goal-free session from the home page
+    assert "Shop in world B" in client.get("/").text
+    started = client.post("/start", data={"world": "B"}, follow_redirects=False)
+    assert started.status_code == 303 and read_page(client.get(started.headers["location"]).text).search_url
     assert client.get(f"/s/{sid}/").status_code == 404
 
 

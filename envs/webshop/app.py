@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import uvicorn
@@ -73,7 +74,8 @@ def create_app(shop: Shop) -> Starlette:
         return TEMPLATES.TemplateResponse(request, "index.html", {"worlds": shop.worlds})
 
     async def start(request: Request) -> Response:
-        world = request.query_params.get("world") or (await request.body()).decode(errors="replace").partition("world=")[2]
+        form = parse_qs((await request.body()).decode(errors="replace"))  # the home page's buttons post world=NAME
+        world = request.query_params.get("world") or form.get("world", [""])[0]
         try:
             sid = shop.open_session(NewSession(world=world or shop.worlds[0]))
         except PageError as e:
