@@ -118,9 +118,10 @@ def test_exporter_writes_gui_r1_rows(trace_root, tmp_path):
     assert lines[-1]["gt_action"] == "complete" and lines[-1]["gt_bbox"] == []
 
 
-def test_check_env_trace(trace_root):
-    tasks = load_trace_tasks(str(trace_root), mode="trace")
-    results = check_multiturn(lambda: GUITraceEnv(split="test", tasks=tasks, mode="trace"), n_fuzz=300)
+@pytest.mark.parametrize("mode", ["step", "trace"])
+def test_check_env_trace(trace_root, mode):
+    tasks = load_trace_tasks(str(trace_root), mode=mode)
+    results = check_multiturn(lambda: GUITraceEnv(split="test", tasks=tasks, mode=mode), n_fuzz=300)
     assert all(r.ok for r in results), [r for r in results if not r.ok]
 
 
@@ -183,3 +184,19 @@ def test_rollout_stores_each_screenshot_once(live_tasks, tmp_path):
     assert len(stored) == len(urls) > 4  # one file per distinct screen, however often it was shown
     back = list(read_jsonl(path))
     assert back[0].messages[1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_step_mode_retry_after_a_bad_reply_loses_the_format_part(trace_root):
+    tasks = load_trace_tasks(str(trace_root), mode="step")
+    env = GUITraceEnv(split="test", tasks=tasks)
+    tid = tasks.ids("test")[0]
+    obs, info = env.reset(options={"task": tid})
+    obs, reward, terminated, truncated, step_info = env.step(call("click", x=3))  # bad arguments: an error, one more try
+    assert (reward, terminated, truncated) == (0.0, False, False) and obs[0]["content"].startswith("Error: click needs both x and y")
+    assert len(obs) == 1 and step_info["reward_parts"]["reward"] == 0.0
+    obs, reward, terminated, truncated, step_info = env.step(trace_plan(0, info))
+    assert terminated and reward == pytest.approx(0.8) and step_info["reward_parts"]["format"] == 0.0
+    env.reset(options={"task": tid})
+    env.step("no call")
+    _, reward, terminated, truncated, step_info = env.step("still no call")
+    assert (reward, terminated, truncated, step_info["outcome"]) == (0.0, False, True, 0.0)

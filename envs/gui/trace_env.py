@@ -7,9 +7,12 @@ reference to the stored PNG) and, with ``a11y=True``, the accessibility text (el
 boxes).  ``step_instruction=True`` adds the step's low-level instruction (AndroidControl's "low"
 setting).  Actions: the tools of :mod:`envs.gui.actions`.
 
-* ``mode="step"`` (default): one task is one step; the episode is one reply, scored by
+* ``mode="step"`` (default): one task is one step, scored on the first valid action call by
   :func:`envs.gui.reward.score` (GUI-R1: 0.8 accuracy + 0.2 format; InfiGUI-R1 click tolerance).
-  A reply that is not a valid action call scores 0.
+  A reply that is not a valid call (bad syntax, bad arguments) gets the error message and, with
+  ``retries`` (default 1), another try; the format part is then 0, so a retry earns at most 0.8.
+  Out of tries: truncated, outcome 0.  (``retries=0`` is GUI-R1's single shot; gymnasium's checker
+  objects to an episode that a bad first reply truncates, so it is not the default.)
 * ``mode="trace"``: one task is a whole trace, one reply per step; whatever the reply, the next
   observation is the gold next screen.  Outcome: the mean step reward; ``success`` when every step
   is right.  Per-step parts are in ``info["reward_parts"]`` and ``info["step_rewards"]``.
@@ -37,9 +40,11 @@ class GUITraceEnv(GUIActions, ToolEnv):
     system_intro = SYSTEM_INTRO
 
     def __init__(self, split: Split = "train", tasks: Any = None, mode: str = "step", a11y: bool = False, images: str = "data_url",
-                 step_instruction: bool = False, render_mode: str | None = None, data_root: str | None = None):
+                 step_instruction: bool = False, retries: int = 1, render_mode: str | None = None, data_root: str | None = None):
         if mode not in ("step", "trace"):
             raise ValueError(f"mode must be 'step' or 'trace', got {mode!r}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
         if images not in ("data_url", "file"):
             raise ValueError(f"images must be 'data_url' or 'file', got {images!r}")
         if tasks is None:
@@ -47,14 +52,15 @@ class GUITraceEnv(GUIActions, ToolEnv):
 
             tasks = load_trace_tasks(data_root, mode=mode)
         super().__init__(tasks, split=split, max_turns=1, render_mode=render_mode)
-        self.mode, self.a11y, self.images, self.step_instruction = mode, a11y, images, step_instruction
+        self.mode, self.a11y, self.images, self.step_instruction, self.retries = mode, a11y, images, step_instruction, retries
         self.data_root = Path(getattr(tasks, "data_root", data_root or "."))
 
     # ----- episode ------------------------------------------------------------------------
     def start_task(self, task: Task) -> None:
         self.steps = task.data["steps"] if self.mode == "trace" else [task.data["step"]]
-        self.max_turns = len(self.steps)
+        self.max_turns = len(self.steps) if self.mode == "trace" else 1 + self.retries
         self.index = 0
+        self.bad_replies = 0
         self.step_parts: list[dict[str, float]] = []
 
     def task_prompt(self, task: Task) -> list[dict[str, Any]]:
@@ -91,6 +97,9 @@ class GUITraceEnv(GUIActions, ToolEnv):
         return "Action recorded."
 
     def _score(self, parts: dict[str, float]) -> None:
+        if self.mode == "step" and self.bad_replies:  # valid only on a retry: no format credit
+            parts["format"] = 0.0
+            parts["reward"] = round(0.8 * parts["accuracy"], 6)
         self.step_parts.append(parts)
         self.index += 1
         if self.index == len(self.steps):
@@ -110,17 +119,21 @@ class GUITraceEnv(GUIActions, ToolEnv):
         before = self.index
         obs, reward, terminated, truncated, info = super().step(action)
         if self.index == before and self._result is None:
-            # not a valid action call (bad syntax, bad arguments): the step scores 0 and, teacher-forced, the trace moves on
-            self.step_parts.append(dict(ZERO))
-            self.index += 1
-        info["reward_parts"] = self.step_parts[-1] if self.step_parts else dict(ZERO)
-        if truncated:  # the last step was not a valid call: the trace still scores its mean
-            rewards = [p["reward"] for p in self.step_parts]
+            # not a valid action call (bad syntax, bad arguments)
+            self.bad_replies += 1
+            if self.mode == "trace":  # the step scores 0 and, teacher-forced, the trace moves on
+                self.step_parts.append(dict(ZERO))
+                self.index += 1
+            info["reward_parts"] = dict(ZERO)
+        else:
+            info["reward_parts"] = self.step_parts[-1]
+        if truncated:  # out of tries (step) or the last step was not a valid call (trace: still its mean)
+            rewards = [p["reward"] for p in self.step_parts] or [0.0]
             reward = sum(rewards) / len(rewards)
             info.update(outcome=reward, success=False, step_rewards=rewards)
             if self.mode == "trace":
                 info["trace_parts"] = self._mean_parts()
-        elif not terminated and self.index < len(self.steps):
+        elif not terminated and self.index != before and self.index < len(self.steps):
             screen = {"role": "user", "content": self._screen(self.steps[self.index])}
             obs.append(screen)
             self._transcript.append(screen)
