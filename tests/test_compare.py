@@ -1,0 +1,88 @@
+"""``turngym compare``: aggregation of runs into the report (hand-made metrics), and end to end (slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trainers.compare import build_report, episodes_to_reach, mean_curve, summarize_run
+from trainers.compare_report import write_report
+
+
+def fake_run(folder: Path, vals: list[float], test: float, t_roll: float = 2.0, t_credit: float = 0.5) -> Path:
+    """Metrics of a 4-step run with 8 episodes a step and a val evaluation every 2 steps."""
+    folder.mkdir(parents=True)
+    rows = []
+    for step in range(1, 5):
+        row = {"step": step, "episodes": 8, "time/rollout": t_roll, "time/credit": t_credit, "time/train": 1.0, "time/sync": 0.25}
+        if step % 2 == 0:
+            row["val/success_rate"] = vals[step // 2 - 1]
+        rows.append(row)
+    (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (folder / "config.yaml").write_text("x: 1\n")
+    (folder / "summary.json").write_text(json.dumps({"test": {"success_rate": test}}))
+    return folder
+
+
+def test_summarize_run_reads_curve_budget_and_time_split(tmp_path: Path):
+    s = summarize_run(fake_run(tmp_path / "r", [0.25, 0.5], 0.4), wall=20.0)
+    assert s["episodes"] == 32 and s["curve"] == [(16, 0.25), (32, 0.5)] and s["test_success"] == 0.4
+    assert s["time"] == {"rollout": 8.0, "signals": 2.0, "train": 5.0, "eval_and_other": 5.0}
+
+
+def test_report_mean_spread_and_episodes_to_reach_the_baseline(tmp_path: Path):
+    grpo = [summarize_run(fake_run(tmp_path / f"g{i}", v, t), wall=20.0) for i, (v, t) in enumerate([([0.2, 0.4], 0.3), ([0.3, 0.6], 0.5)])]
+    igpo = [summarize_run(fake_run(tmp_path / f"i{i}", v, t, t_credit=1.5), wall=24.0)
+            for i, (v, t) in enumerate([([0.5, 0.6], 0.6), ([0.5, 0.5], 0.5)])]
+    gigpo = [summarize_run(fake_run(tmp_path / f"x{i}", v, t), wall=20.0) for i, (v, t) in enumerate([([0.1, 0.2], 0.2), ([0.1, 0.2], 0.2)])]
+    report = build_report({"grpo": grpo, "igpo": igpo, "gigpo": gigpo}, {0: 0.1, 1: 0.1})
+    assert mean_curve([r["curve"] for r in grpo]) == [(16, 0.25, 0.2, 0.3), (32, 0.5, 0.4, 0.6)]
+    assert report["baseline_final_val"] == 0.5
+    g, i, x = (report["methods"][m] for m in ("grpo", "igpo", "gigpo"))
+    assert g["test_mean"] == pytest.approx(0.4) and g["test_std"] == pytest.approx(0.141421, abs=1e-6) and g["test_spread"] == (0.3, 0.5)
+    # igpo's mean curve is .5 at 16 episodes: it reached grpo's final (.5) with half the budget
+    assert i["episodes_to_baseline_final"] == 16 and i["share_of_budget"] == 0.5
+    assert g["episodes_to_baseline_final"] == 32 and x["episodes_to_baseline_final"] is None
+    assert i["time"]["signals"] == 6.0 and g["time"]["signals"] == 2.0
+    assert episodes_to_reach([(8, 0.1, 0, 0), (16, 0.3, 0, 0)], 0.3) == 16
+    write_report({**report, "env": "turngym/Lookup-v0", "model": "tiny", "steps": 4, "episodes_per_step": 8, "eval_split": "val",
+                  "eval_tasks": 10, "test_split": "test", "test_tasks": 10}, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| igpo | 2 | 55.0 ± 7.1 | 50.0–60.0 | 16 (50.0%) | 32 | 8 / 6 / 5 / 5 | 24 |" in md
+    assert "| gigpo | 2 | 20.0 ± 0.0 | 20.0–20.0 | not reached | 32 |" in md
+    page = (tmp_path / "curves.html").read_text()
+    assert "<svg" in page and "<polyline" in page and "https://" not in page and "<script" not in page
+    assert (tmp_path / "curves.png").stat().st_size > 5000
+
+
+def test_bad_requests_fail_fast(tmp_path: Path):
+    from trainers.compare import compare
+    from trainers.config import load_config
+
+    cfg = load_config(preset="compare-tiny")
+    with pytest.raises(ValueError, match="unknown credit methods"):
+        compare(cfg, ["grpo", "nope"], 1, tmp_path)
+    with pytest.raises(ValueError, match="eval_every"):
+        compare(cfg.model_copy(update={"eval_every": 0}), ["grpo"], 1, tmp_path)
+
+
+@pytest.mark.slow
+def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from turngym.cli import app
+
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", "compare-tiny", "--methods", "grpo,igpo", "--seeds", "1", "--out", str(out),
+                                      "--set", f"out_dir={tmp_path / 'run'}", "--set", "steps=1", "--set", "sft.steps=4",
+                                      "--set", "eval_tasks=3", "--set", "test_tasks=3"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["methods"]) == {"grpo", "igpo"}
+    for m in report["methods"].values():
+        assert m["episodes"] == 8 and len(m["curve"]) == 1 and m["test_success"] is not None and len(m["test_success"]) == 1
+    assert report["methods"]["igpo"]["time"]["signals"] > 0
+    assert (out / "sft" / "seed0" / "model" / "config.json").exists()  # one SFT, shared by both methods
+    assert (out / "curves.png").exists() and "<svg" in (out / "curves.html").read_text()
