@@ -145,3 +145,26 @@ def test_a_stopped_harness_is_killed_at_its_budget(backend):
     assert timeout == 3.0 and result.timed_out and "timed out after 3s" in result.stderr
     assert (reward, terminated, info["test_status"]) == (0.0, True, ["crash"] * 4)
     env.close()
+
+
+def test_a_stopped_host_judge_is_killed_at_its_budget(monkeypatch):
+    """The HumanEval judge on the host got budget + 10 s: a judge that cannot run its own timers
+    (stopped here, or stuck in C code) overran a 15 s budget to 25 s."""
+    import subprocess
+
+    from envs.code import replay
+    from envs.code.harness import encode
+
+    timeouts, real_run = [], subprocess.run
+
+    def spy(*args, **kwargs):
+        timeouts.append(kwargs["timeout"])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    stop = "def __tg_test(candidate):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGSTOP)\n"
+    passes = "def __tg_test(candidate):\n    assert candidate(2) == 4\n"
+    table = [[encode(((2,), {})), {"status": "ok", "value": encode(4)}]]  # double(2) returned 4 in the sandbox
+    assert replay.judge("", "double", "", [passes], [table], timeout=1.0, budget=2.0) == [True]
+    assert replay.judge("", "double", "", [passes, stop], [table, table], timeout=1.0, budget=2.0) == [False, False]
+    assert timeouts == [2.0, 2.0]  # the process's whole wall time is the budget

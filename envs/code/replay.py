@@ -26,6 +26,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 
 SEED = 1234
 MEMORY = 4 << 30
@@ -84,9 +85,10 @@ def _record_item(item, timeout, encode):
 
 
 def _judge_item(item, timeout, decode, encode):
-    verdicts = []
+    verdicts, deadline = [], time.monotonic() + float(item.get("budget", float("inf")))
     for src, table in zip(item["stmts"], item["tables"]):
-        if table is None:
+        left = deadline - time.monotonic()
+        if table is None or left <= 0.01:
             verdicts.append(False)
             continue
         lookup = {_key(call): result for call, result in table}
@@ -103,7 +105,7 @@ def _judge_item(item, timeout, decode, encode):
         ns = _namespace(item["helpers"], item.get("prelude", ""))
         ns[item["entry_point"]] = candidate  # as in HumanEval, where the check shares the solution's namespace
         try:
-            _run_stmt(ns, src, candidate, timeout)
+            _run_stmt(ns, src, candidate, min(timeout, left))
             verdicts.append(True)
         except BaseException:  # noqa: BLE001 - any failure fails this test only
             verdicts.append(False)
@@ -156,11 +158,15 @@ def tables(calls_per_stmt, results):
 
 
 def judge(helpers, entry_point, prelude, stmts, stmt_tables, timeout=5.0, budget=60.0):
-    """One verdict per statement; a judge process that dies or overruns fails every statement."""
+    """One verdict per statement; a judge process that dies or overruns fails every statement.
+
+    ``budget`` bounds the judge process's whole wall time, start-up included: it is killed then
+    even if it cannot run its own timers (stopped, or stuck in C code). Statements still running
+    past ``budget`` less a margin for reporting fail."""
     try:
-        item = {"helpers": helpers, "entry_point": entry_point, "prelude": prelude, "stmts": stmts, "tables": stmt_tables}
-        (verdicts,) = _call("judge", [item],
-                            timeout, budget + 10.0)
+        item = {"helpers": helpers, "entry_point": entry_point, "prelude": prelude, "stmts": stmts, "tables": stmt_tables,
+                "budget": budget - min(1.0, budget / 4)}
+        (verdicts,) = _call("judge", [item], timeout, budget)
         return [v is True for v in verdicts]
     except (RuntimeError, ValueError, subprocess.TimeoutExpired):
         return [False] * len(stmts)
