@@ -26,8 +26,9 @@ engine is unhealthy, the tool raises :class:`tools.calls.ToolInfrastructureError
 marks the episode ``failed``. A sandbox that dies while the engine is healthy was broken by the
 episode's own code (memory, processes, files): the episode ends with what it earned (0: nothing
 was submitted, or the submit could not run), an observation that says so, and
-``info["sandbox_broken"]``. The harness gets ``budget`` seconds of wall time in all (its own
-deadline leaves a margin to report), so a stopped or hung harness cannot overrun it.
+``info["sandbox_broken"]``. The sandbox harness gets ``budget`` seconds of wall time in all (its
+own deadline leaves a margin to report), and so does HumanEval's judge on the host after it, so a
+stopped or hung process cannot overrun either.
 
 ``info`` adds, on reset, ``entry_point`` and ``visible_examples`` (how many); on every step
 ``visible_passed`` (best count of visible examples passed so far); at the end ``tests_passed``,
