@@ -100,3 +100,12 @@ def test_missing_inputs_fail_fast_naming_what_is_missing():
     with pytest.raises(ValueError, match="unknown signals"):
         compute_signals({"vibes"}, [traj])
     assert compute_signals(set(), [traj]).answer_logprobs is None
+
+
+def test_probe_answer_prefers_the_envs_probe_text():
+    from trainers.signals import probe_answer
+
+    traj = token_traj([[60]], 1.0)
+    assert probe_answer(traj) == "417"
+    traj.reset_info["probe_answer"] = "Apartment | 519"  # e.g. SQL: the gold result, while answer is the gold query
+    assert probe_answer(traj) == "Apartment | 519"

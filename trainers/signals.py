@@ -4,7 +4,7 @@
 :class:`~trainers.credit.Signals` the named ``needs`` ask for:
 
 * ``answer_probe``: for every trajectory i and t = 0 .. T_i − 1, the mean log-prob of the
-  ground-truth answer (``reset_info["answer"]``) when it follows the ids the policy saw before
+  ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids the policy saw before
   turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then each tool result,
   ending with the generation prompt).  The answer is placed in ``probe_template`` (the text
   before ``{answer}`` joins the prefix, only the answer span is scored).  All probes of all
@@ -34,8 +34,10 @@ def drop_failed(group: Sequence[Trajectory]) -> tuple[list[Trajectory], list[Tra
 
 
 def probe_answer(traj: Trajectory) -> str:
-    """The ground truth the env stated for probes (``answer`` on reset, or at the end)."""
-    answer = traj.reset_info.get("answer", traj.final_info.get("answer"))
+    """The ground truth the env states for probes: ``probe_answer`` (e.g. SQL's gold result as text)
+    when the env gives one, else ``answer``, from the reset info (or the last step's)."""
+    answer = next((info[k] for k in ("probe_answer", "answer") for info in (traj.reset_info, traj.final_info) if info.get(k) not in (None, "")),
+                  None)
     if answer is None or str(answer) == "":
         raise ValueError(f"{traj.env_id} task {traj.task_id} states no answer (info['answer']) for information-gain probes")
     return str(answer)

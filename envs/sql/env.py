@@ -6,6 +6,12 @@ on a read-only connection (URI ``mode=ro`` plus an authorizer that allows reads 
 output caps.  ``submit_sql`` ends the episode with the execution-match score
 (:mod:`envs.sql.reward`); with ``partial_weight > 0`` a wrong submission earns
 ``partial_weight * (syntax_valid + schema_overlap) / 2`` instead of 0.
+
+Credit signals: ``info["answer"]`` is the gold query (the oracle submits it); on reset
+``info["probe_answer"]`` is the gold *result* as text (rows as ``a | b`` lines, at most 20 rows and
+400 characters), which information-gain probes score.  ``state_key`` is the task id with whether
+the tables were listed, which tables were described and how many queries ran: episodes of one task
+with the same exploration behind them are in the same anchor state.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import os
 import sqlite3
 import time
+from typing import Any
 
 from envs.core import ToolEnv
 from envs.sql import reward as R
@@ -22,6 +29,7 @@ from tools import ToolError, tool
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _SUBMIT_ROW_CAP = 100_000  # a submission's full result is compared, up to this many rows
+_PROBE_CHARS = 400  # probe answers longer than this are cut: a probe scores a short span
 _GOLD_CACHE: dict[tuple[str, int, str], list[tuple]] = {}  # (db file, its mtime, gold sql) -> rows
 
 
@@ -64,6 +72,16 @@ class SQLEnv(ToolEnv):
         self.conn: sqlite3.Connection | None = None
 
     # ----- episode ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = super().reset(seed=seed, options=options)
+        # information-gain probes score the gold *result* as text (info["answer"] stays the gold query, for the oracle)
+        try:
+            rows = self._gold_rows(self.task.data["gold_sql"])
+            info["probe_answer"] = "\n".join(" | ".join("NULL" if v is None else str(v) for v in r) for r in rows[:20])[:_PROBE_CHARS]
+        except Exception:  # a gold query that cannot run here: no probe answer, the episode goes on
+            pass
+        return obs, info
+
     def start_task(self, task: Task) -> None:
         path = self._db_path = self.tasks.db_path(task.data["db_id"])
         self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
