@@ -200,3 +200,22 @@ def test_step_mode_retry_after_a_bad_reply_loses_the_format_part(trace_root):
     env.step("no call")
     _, reward, terminated, truncated, step_info = env.step("still no call")
     assert (reward, terminated, truncated, step_info["outcome"]) == (0.0, False, True, 0.0)
+
+
+def test_browser_death_is_an_infrastructure_fault_and_the_browser_restarts(live_tasks):
+    import time
+
+    from tools.calls import ToolInfrastructureError
+
+    env = GUIEnv(split="test", tasks=live_tasks)
+    tid = live_tasks.ids("test")[0]
+    env.reset(options={"task": tid})
+    service = env._lease.get()
+    service.call(service.browser.close)  # Chromium goes away mid-episode
+    with pytest.raises(ToolInfrastructureError, match="browser"):
+        env.step(call("click", element="new-folder"))
+    time.sleep(5.5)  # the service health-checks at most every 5 s, then starts a fresh browser
+    obs, info = env.reset(options={"task": tid})
+    assert env._lease.get() is not service and obs[1]["content"][1]["type"] == "image_url"
+    assert play(env, live_plan, tid)[0] == 1.0
+    env.close()

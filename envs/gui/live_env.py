@@ -52,7 +52,9 @@ class GUIEnv(GUIActions, ToolEnv):
         self._state: Any = None
 
     # ----- browser ------------------------------------------------------------------------
-    def _browser(self) -> Any:
+    def _browser(self, new_page_ok: bool = False) -> Any:
+        """The running browser; a page for this env is opened at episode start (``new_page_ok``).
+        A page lost mid-episode (browser restarted, page reclaimed) is an infrastructure fault."""
         from envs.gui.browser import browser_lease
 
         if self._lease is None:
@@ -60,6 +62,8 @@ class GUIEnv(GUIActions, ToolEnv):
         try:
             browser = self._lease.get()
             if self._session is None or self._session not in browser.pages:
+                if not new_page_ok:
+                    raise RuntimeError("this env's page was lost mid-episode (the browser restarted or the page was reclaimed)")
                 self._session = browser.new_page(*self.viewport)
             return browser
         except Exception as e:
@@ -78,6 +82,7 @@ class GUIEnv(GUIActions, ToolEnv):
     def start_task(self, task: Task) -> None:
         d = task.data
         app_page, _ = render_app(d["app"], d["seed"], d["theme"])
+        self._browser(new_page_ok=True)
         self._run(P.load, app_page.html())
         self._obs = self._run(P.observe)
         self._state = self._obs["state"]
@@ -140,7 +145,10 @@ class GUIEnv(GUIActions, ToolEnv):
     def close(self) -> None:
         super().close()
         if self._lease is not None:
-            if self._session is not None and not self._lease.released:
+            from envs.gui.browser import SERVICE_KEY
+            from envs.services import info
+
+            if self._session is not None and (info(SERVICE_KEY) or {}).get("running"):
                 try:
                     self._lease.get().close_page(self._session)
                 except Exception:  # noqa: BLE001, S110 - the browser is gone already
