@@ -40,11 +40,18 @@ class GUITraceEnv(GUIActions, ToolEnv):
     system_intro = SYSTEM_INTRO
 
     def __init__(self, split: Split = "train", tasks: Any = None, mode: str = "step", a11y: bool = False, images: str = "data_url",
-                 step_instruction: bool = False, retries: int = 1, render_mode: str | None = None, data_root: str | None = None):
+                 step_instruction: bool = False, retries: int = 1, max_turns: int | None = None, render_mode: str | None = None,
+                 data_root: str | None = None):
         if mode not in ("step", "trace"):
             raise ValueError(f"mode must be 'step' or 'trace', got {mode!r}")
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
+        if max_turns is not None:  # step mode: the tries; trace mode has one turn per recorded step
+            if mode == "trace":
+                raise ValueError("max_turns: trace mode takes one turn per recorded step; it cannot be set")
+            if max_turns < 1:
+                raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+            retries = max_turns - 1
         if images not in ("data_url", "file"):
             raise ValueError(f"images must be 'data_url' or 'file', got {images!r}")
         if tasks is None:
