@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -93,6 +94,9 @@ class MiniWoBEnv(GUIActions, ToolEnv):
         self.a11y, self.max_open = a11y, max_open
         self._envs: OrderedDict[str, Any] = OrderedDict()
         self._obs: dict[str, Any] = {}
+        # MiniWoB's Chromium outlives a process that never closed it: close them when this env is
+        # collected or the interpreter exits, even after an exception skipped close().
+        weakref.finalize(self, _close_all, self._envs)
 
     def _env(self, name: str) -> Any:
         if name in self._envs:
@@ -192,9 +196,13 @@ class MiniWoBEnv(GUIActions, ToolEnv):
 
     def close(self) -> None:
         super().close()
-        while self._envs:
-            _, env = self._envs.popitem()
-            try:
-                env.close()
-            except Exception:  # noqa: BLE001, S110 - its browser is gone already
-                pass
+        _close_all(self._envs)
+
+
+def _close_all(envs: OrderedDict[str, Any]) -> None:
+    while envs:
+        _, env = envs.popitem()
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001, S110 - its browser is gone already
+            pass
