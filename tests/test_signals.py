@@ -58,7 +58,7 @@ def test_answer_probes_equal_a_direct_forward_pass_and_batch_all_groups_in_one_c
 
     hf.score_answers = counting
     try:
-        signals = compute_signals_many({"answer_probe"}, [[a, b], [c]], policy=hf)
+        signals = compute_signals_many({"answer_probe"}, [[a, b], [c]], policy=hf, probe_cache=False)
     finally:
         del hf.score_answers
     assert calls == [4]  # 2 + 1 probes of the first group, 1 of the second: one call
@@ -72,6 +72,16 @@ def test_answer_probes_equal_a_direct_forward_pass_and_batch_all_groups_in_one_c
     # IGPO consumes them as they come
     adv = get_credit("igpo").assign([a, b], signals[0])
     assert [len(x) for x in adv] == [2, 1]
+
+
+def test_kv_cache_probes_equal_scoring_each_probe_from_scratch(hf):
+    group = [token_traj([[60, 61], [62], [63, 64, 65]], 1.0), token_traj([[66]], 0.0, answer="none", sample=1)]
+    for template in ("{answer}", "Answer: {answer}."):
+        cached = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template).answer_logprobs
+        scratch = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_cache=False).answer_logprobs
+        assert [len(r) for r in cached] == [3, 1]
+        for row_c, row_s in zip(cached, scratch):
+            assert row_c == pytest.approx(row_s, abs=1e-4)
 
 
 def test_turn_entropies_are_means_over_each_turns_sampled_tokens(hf):

@@ -61,8 +61,69 @@ def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: s
     return out
 
 
-async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str = "{answer}") -> list[list[list[float]]]:
-    """``answer_logprobs`` for each group: every probe of every group in one ``score_answers`` call."""
+def cached_probe_scores(model: Any, traj: Trajectory, chunks: Sequence[tuple[list[int], int]]) -> list[float]:
+    """Probes of one trajectory from one forward pass and its KV cache (an in-process HF model).
+
+    ``chunks[t]`` = (ids that follow the first ``p_t`` ids: the template lead then the answer, and
+    where the answer starts in them), with ``p_t`` the start of turn t.  The trajectory runs once;
+    for t from the last turn down, the cache is cut back to ``p_t`` and only the chunk runs.  The
+    chunk's first token is scored from the full pass's logits at ``p_t − 1``.  Equal to scoring
+    each ``prefix + chunk`` from scratch (what ``score_answers`` does), at a fraction of the cost.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    ids = traj.token_ids()
+    starts = [s for s, _ in traj.turn_spans()]
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        cache = DynamicCache()
+        full = model(input_ids=torch.tensor([ids], device=device), past_key_values=cache, use_cache=True).logits[0].float()
+        scores = [0.0] * len(chunks)
+        for t in range(len(chunks) - 1, -1, -1):
+            chunk, answer_at = chunks[t]
+            extra = cache.get_seq_length() - starts[t]
+            if extra > 0:
+                cache.crop(-extra)  # a negative count removes that many tokens (transformers 4.x and 5.x alike)
+            logits = model(input_ids=torch.tensor([chunk], device=device), past_key_values=cache, use_cache=True).logits[0].float()
+            rows = torch.cat([full[starts[t] - 1:starts[t]], logits[:-1]])  # row j predicts chunk[j]
+            logp = torch.log_softmax(rows, dim=-1).gather(-1, torch.tensor(chunk, device=device).unsqueeze(-1)).squeeze(-1)
+            scores[t] = float(logp[answer_at:].mean())
+    return scores
+
+
+def _in_process_model(policy: Any) -> Any:
+    """The policy's own torch module when it runs in this process (HFPolicy, possibly wrapped), else None."""
+    inner = getattr(policy, "inner", policy)
+    model = getattr(inner, "model", None)
+    return model if model is not None and hasattr(inner, "forward_logprobs") else None
+
+
+async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str = "{answer}",
+                        use_cache: bool = True) -> list[list[list[float]]]:
+    """``answer_logprobs`` for each group: every probe of every group in one ``score_answers`` call
+    (a server's prompt logprobs, with its prefix cache), or, for an in-process HF model, one forward
+    pass per trajectory plus a short one per turn over its KV cache (:func:`cached_probe_scores`)."""
+    model = _in_process_model(policy) if use_cache else None
+    if model is not None:
+        renderer = getattr(policy, "renderer", None) or policy.inner.renderer
+        lead, tail = probe_template.split("{answer}", 1)
+        lead_ids = renderer.encode(lead) if lead else []
+        lock = getattr(getattr(policy, "inner", policy), "_lock", None)
+        out = []
+        for group in groups:
+            rows = []
+            for traj in group:
+                probe_requests([traj], renderer, probe_template)  # the same checks (tokens, an answer)
+                answer_ids = renderer.encode(probe_answer(traj) + tail)
+                chunks = [(lead_ids + answer_ids, len(lead_ids))] * len(traj.turns)
+                if lock is not None:
+                    with lock:
+                        rows.append(await asyncio.to_thread(cached_probe_scores, model, traj, chunks))
+                else:
+                    rows.append(await asyncio.to_thread(cached_probe_scores, model, traj, chunks))
+            out.append(rows)
+        return out
     requests = [probe_requests(g, policy.renderer, probe_template) for g in groups]
     flat = [r for rs in requests for r in rs]
     scores = await policy.score_answers([p for p, _ in flat], [a for _, a in flat]) if flat else []
@@ -98,7 +159,7 @@ def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_b
 
 async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: Sequence[Sequence[Trajectory]], policy: Any = None,
                                 learner: Any = None, estimator: Any = None, probe_template: str = "{answer}",
-                                micro_batch: int = 8) -> list[Signals]:
+                                micro_batch: int = 8, probe_cache: bool = True) -> list[Signals]:
     """:class:`Signals` for each group, each signal batched over all groups."""
     unknown = set(needs) - set(SIGNALS)
     if unknown:
@@ -107,7 +168,7 @@ async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: S
     if "answer_probe" in needs:
         if policy is None or not hasattr(policy, "score_answers"):
             raise ValueError("answer_probe needs a policy with score_answers (VLLMPolicy or HFPolicy)")
-        for s, rows in zip(out, await answer_probes(groups, policy, probe_template)):
+        for s, rows in zip(out, await answer_probes(groups, policy, probe_template, use_cache=probe_cache)):
             s.answer_logprobs = rows
     if "entropy" in needs:
         if learner is None:
