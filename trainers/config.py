@@ -122,7 +122,7 @@ class TrainConfig(_Strict):
     seed: int = 0
     out_dir: str = "runs/train"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, bf16 on CUDA
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, fp32 weights + bf16 autocast on CUDA
     sft: SFTConfig | None = None  # supervised warm start before RL
 
     @field_validator("env")

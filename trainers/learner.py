@@ -1,7 +1,9 @@
 """``Learner``: a transformers causal LM (full fine-tune or peft LoRA) with AdamW, a warm-up schedule
 and the policy update on a :class:`~trainers.batch.TokenBatch`.
 
-* fp32 on CPU, bf16 on CUDA unless ``dtype`` says otherwise; logprobs and losses in fp32.
+* CPU: fp32.  CUDA with ``dtype=None``: fp32 master weights and AdamW state, forward/backward
+  under bf16 autocast (pure bf16 weights would round away updates of lr ~1e-6); an explicit
+  ``dtype`` loads the weights in it, without autocast.  Logprobs and losses are always fp32.
 * ``step(batch, loss_cfg, micro_batch)``: one optimizer step.  The batch is cut into micro-batches;
   each micro loss divides by the *whole* batch's normalizer (tokens for token-mean, sequences for
   the seq-mean modes), so the accumulated gradient equals the full-batch loss's gradient for every
@@ -75,7 +77,8 @@ class Learner:
         torch.manual_seed(seed)
         self.model_dir = resolve_model(model)
         self.device = pick_device(device)
-        self.dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        self.dtype = getattr(torch, dtype) if dtype else torch.float32
+        self.autocast = dtype is None and self.device.startswith("cuda")  # bf16 compute, fp32 master weights
         base = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=self.dtype).to(self.device)
         self.lora = lora
         if lora is not None:
@@ -120,9 +123,13 @@ class Learner:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad or not trainable)
 
     # -- forward passes ------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast)
+
     def _forward(self, mb: TokenBatch, *, entropy: bool = False, model=None):
         ids = mb.input_ids.to(self.device)
-        logits = (model or self.model)(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
+        with self._autocast():
+            logits = (model or self.model)(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
         logp = token_logprobs_from_logits(logits, ids[:, 1:])
         ent = None
         if entropy:
@@ -237,7 +244,8 @@ class Learner:
             for mb in batch.micro_batches(micro_batch, by_length=True):
                 mask = mb.loss_mask.to(self.device)
                 ids = mb.input_ids.to(self.device)
-                logits = self.model(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
+                with self._autocast():
+                    logits = self.model(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
                 logp = token_logprobs_from_logits(logits, ids[:, 1:])
                 loss = aggregate(-logp * mb.advantages.to(self.device), mask, "token-mean", norm=sampled)
                 loss.backward()
