@@ -185,3 +185,19 @@ def test_an_hf_policy_shares_the_learner_module(tiny):
     assert after != pytest.approx(before, abs=1e-3)
     assert after == pytest.approx(ours[0].tolist(), abs=1e-5)
     assert not learner.model.training
+
+
+def test_token_logprobs_and_entropies_match_a_forward_pass(tiny):
+    from trainers.losses import entropy_from_logits
+
+    learner = Learner(tiny, device="cpu")
+    batch = build_batch(TRAJS, ADVS, learner.pad_id)
+    logp, ent = learner.token_logprobs(batch, micro_batch=2, entropy=True)
+    with torch.no_grad():
+        logits = learner.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+    real = batch.attention_mask[:, 1:].bool()
+    expected = torch.log_softmax(logits, -1).gather(-1, batch.input_ids[:, 1:, None])[..., 0]
+    assert torch.allclose(logp[real], expected[real], atol=1e-5)
+    sampled = batch.loss_mask.bool()
+    assert torch.allclose(ent[sampled], entropy_from_logits(logits)[sampled], atol=1e-5)
+    assert torch.all(ent[~sampled] == 0)
