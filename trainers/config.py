@@ -276,7 +276,9 @@ def format_validation_error(error: ValidationError) -> str:
         if field and not loc:  # a model-level check that names its own field
             lines.append(msg)
             continue
-        lines.append(f"{loc or 'config'}: {msg}" + (f" (got {err['input']!r})" if err["type"].endswith("_type") else ""))
+        got = repr(err.get("input"))
+        shown = f" (got {got if len(got) <= 60 else got[:57] + '...'})" if err["type"] != "missing" and loc else ""
+        lines.append(f"{loc or 'config'}: {msg}{shown}")
     return "; ".join(lines)
 
 
