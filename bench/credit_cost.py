@@ -3,8 +3,9 @@
 One process, the same parts a training step uses: HFPolicy sharing the learner's model rolls out
 ``tasks × group`` episodes of Lookup-v0, then
 * GRPO: credit + token batch + one optimizer step;
-* IGPO: the answer probes (one batched ``score_answers`` call: every turn of every sample) + credit
-  + token batch + the same optimizer step.
+* IGPO: the answer probes (every turn of every sample; on this in-process model one forward pass
+  per trajectory over a KV cache, and for reference the same probes scored from scratch through
+  ``score_answers``) + credit + token batch + the same optimizer step.
 Each step measures both on the same rollouts, so the baseline shares the run's load.  Printed:
 seconds per phase (median over steps), the step time of each method and the ratio IGPO / GRPO
 (goal: <= 1.15), with and without the rollout in the step.
@@ -46,7 +47,8 @@ def main() -> None:
     task_ids = make(env_id).tasks.ids("train")
     grpo, igpo = get_credit("grpo"), get_credit("igpo")
     config = RolloutConfig(concurrency=args.tasks * args.group, sampling=SamplingParams(temperature=1.0, max_tokens=args.max_tokens))
-    phases: dict[str, list[float]] = {k: [] for k in ("rollout", "probes", "credit_grpo", "credit_igpo", "update")}
+    phases: dict[str, list[float]] = {k: [] for k in ("rollout", "probes", "probes_scratch", "credit_grpo", "credit_igpo", "update")}
+    max_diff = 0.0
     turns = []
     for step in range(args.steps):
         tasks = task_ids[step * args.tasks:(step + 1) * args.tasks]
@@ -63,6 +65,11 @@ def main() -> None:
         t0 = time.perf_counter()
         signals = asyncio.run(acompute_signals_many(igpo.needs, groups, policy=policy))
         phases["probes"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()  # the same probes, each scored from scratch (score_answers): the path without a KV cache
+        scratch = asyncio.run(acompute_signals_many(igpo.needs, groups, policy=policy, probe_cache=False))
+        phases["probes_scratch"].append(time.perf_counter() - t0)
+        max_diff = max([max_diff] + [abs(a - b) for s1, s2 in zip(signals, scratch)
+                                     for r1, r2 in zip(s1.answer_logprobs, s2.answer_logprobs) for a, b in zip(r1, r2)])
         t0 = time.perf_counter()
         adv_igpo = [igpo.assign(g, s) for g, s in zip(groups, signals)]
         phases["credit_igpo"].append(time.perf_counter() - t0)
@@ -82,6 +89,9 @@ def main() -> None:
     print(f"GRPO step {grpo_step:.3f} s, IGPO step {igpo_step:.3f} s, ratio IGPO/GRPO {igpo_step / grpo_step:.3f} (goal <= 1.15)")
     upd_g, upd_i = med["credit_grpo"] + med["update"], med["probes"] + med["credit_igpo"] + med["update"]
     print(f"without the rollout: GRPO {upd_g:.3f} s, IGPO {upd_i:.3f} s, ratio {upd_i / upd_g:.3f}")
+    scratch_step = igpo_step - med["probes"] + med["probes_scratch"]
+    print(f"probes scored from scratch instead of over the KV cache: IGPO step {scratch_step:.3f} s, ratio {scratch_step / grpo_step:.3f}; "
+          f"largest difference between the two {max_diff:.2e} nats")
 
 
 if __name__ == "__main__":
