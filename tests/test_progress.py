@@ -67,9 +67,22 @@ def test_refit_cadence_and_buffer_skips_failed_and_tokenless():
     assert est.maybe_refit(3) is None  # nothing observed yet
     est.observe([bad, textless] + data[2:])
     assert len(est.buffer) == 10
-    assert est.maybe_refit(1) is None and est.maybe_refit(2) is None
+    assert est.maybe_refit(1)["progress/fit_trajectories"] == 10.0  # the first fit comes as soon as there is data
+    assert est.maybe_refit(2) is None and est.fits == 1
     assert est.maybe_refit(3)["progress/fit_trajectories"] == 10.0
-    assert est.fits == 1
+    assert est.fits == 2
+
+
+def test_backbone_is_snapshotted_at_the_first_fit_not_at_construction():
+    policy = tiny_model()
+    est = ProgressEstimator(policy, epochs=1)
+    with torch.no_grad():  # e.g. the SFT warm start, which runs after the loop made the estimator
+        policy.model.embed_tokens.weight.mul_(2.0)
+    est.fit(dataset(4))
+    assert torch.equal(est.backbone.model.embed_tokens.weight, policy.model.embed_tokens.weight)
+    with torch.no_grad():  # later policy updates do not move the estimator's backbone
+        policy.model.embed_tokens.weight.add_(1.0)
+    assert not torch.equal(est.backbone.model.embed_tokens.weight, policy.model.embed_tokens.weight)
 
 
 def test_trained_backbone_changes_and_is_checkpointed():

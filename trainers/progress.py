@@ -8,12 +8,14 @@ collected rollouts (successes and failures alike) with
 
 every step weighted 1 (SPA-RL's official reward code gave step k the weight n − k − 1, so the
 last step none: not copied).  The backbone is a snapshot of the policy model taken when the
-estimator is made (after SFT); ``train_backbone=False`` (default) keeps it frozen and fits the
-head alone on cached features, cheap on a CPU; ``True`` fine-tunes the snapshot as well.
+estimator first fits (so after the SFT warm start even when the estimator is made before it);
+``train_backbone=False`` (default) keeps it frozen and fits the head alone on cached features,
+cheap on a CPU; ``True`` fine-tunes the snapshot as well.
 
 The loop feeds finished rollouts with :meth:`observe` (a bounded buffer of the newest ones) and
-calls :meth:`maybe_refit` every step; it refits every ``refit_every`` steps.  :meth:`state_dict`
-goes into the run's checkpoint so a resumed run keeps the same estimator.
+calls :meth:`maybe_refit` every step: it fits as soon as it has data, then every ``refit_every``
+steps.  :meth:`state_dict` (head and backbone) goes into the run's checkpoint so a resumed run
+keeps the same estimator.
 """
 
 from __future__ import annotations
@@ -34,11 +36,10 @@ class ProgressEstimator:
                  epochs: int = 50, batch_size: int = 16, buffer_size: int = 512, refit_every: int = 5, seed: int = 0):
         if refit_every < 1 or epochs < 1 or batch_size < 1 or buffer_size < 1:
             raise ValueError("refit_every, epochs, batch_size and buffer_size must be >= 1")
-        base = getattr(model, "get_base_model", None)  # a peft model: snapshot the merged weights' module
-        self.backbone = copy.deepcopy(base() if callable(base) else model).float().eval()
-        self.backbone.requires_grad_(train_backbone)
-        self.device = next(self.backbone.parameters()).device
-        hidden = int(self.backbone.config.hidden_size)
+        self._source = model
+        self._backbone: torch.nn.Module | None = None  # snapshot taken at the first fit (the loop makes us before SFT)
+        self.device = next(model.parameters()).device
+        hidden = int(model.config.hidden_size)
         gen = torch.Generator().manual_seed(seed)
         self.head = torch.nn.Linear(hidden, 1).to(self.device)
         with torch.no_grad():
@@ -48,6 +49,16 @@ class ProgressEstimator:
         self.batch_size, self.refit_every, self.seed = batch_size, refit_every, seed
         self.buffer: deque[Trajectory] = deque(maxlen=buffer_size)
         self.fits = 0
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The snapshot of the policy model, taken the first time it is needed (normally the first fit)."""
+        if self._backbone is None:
+            base = getattr(self._source, "get_base_model", None)  # a peft model: its underlying module
+            self._backbone = copy.deepcopy(base() if callable(base) else self._source).float().eval()
+            self._backbone.requires_grad_(self.train_backbone)
+            self._source = None
+        return self._backbone
 
     # -- features --------------------------------------------------------------------------
     def _hidden_at_turn_ends(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
@@ -82,8 +93,8 @@ class ProgressEstimator:
         self.buffer.extend(t for t in trajectories if not t.failed and t.turns and t.has_tokens)
 
     def maybe_refit(self, step: int) -> dict[str, float] | None:
-        """Refit on the buffer when ``step`` is a multiple of ``refit_every`` (and there is data)."""
-        if step % self.refit_every or not self.buffer:
+        """Fit on the buffer the first time there is data, then every ``refit_every`` steps."""
+        if not self.buffer or (self.fits and step % self.refit_every):
             return None
         return self.fit(list(self.buffer))
 
