@@ -175,7 +175,7 @@ def load_trace_tasks(root: str | Path | None = None, mode: str = "step") -> Trac
 def export_gui_r1(root: Path, out: Path, split: str = "train") -> int:
     """Write ``out/<split>.jsonl`` + ``out/images/`` in GUI-R1's layout; returns the row count.
 
-    One row per step: ``image``, ``width``, ``height``, ``instruction`` (the goal),
+    One row per step: ``id``, ``image``, ``width``, ``height``, ``instruction`` (the goal),
     ``step_instruction``, ``history`` (earlier step instructions joined), ``task_type`` ("high"),
     ``gt_action``, ``gt_bbox`` ([x1, y1, x2, y2] pixels, or [] when the action has no target),
     ``gt_point`` ([x, y] or []) and ``gt_input_text`` (the typed text, selected value, scroll
@@ -193,7 +193,7 @@ def export_gui_r1(root: Path, out: Path, split: str = "train") -> int:
                     image.write_bytes((root / s["image"]).read_bytes())
                 box = a.get("box")
                 text = a.get("text") or a.get("direction") or a.get("key") or "no input text"
-                dst.write(json.dumps({"image": s["image"], "width": s["width"], "height": s["height"], "instruction": rec["goal"],
+                dst.write(json.dumps({"id": f"{rec['id']}/{s['index']}", "image": s["image"], "width": s["width"], "height": s["height"], "instruction": rec["goal"],
                                       "step_instruction": s["instruction"], "history": "; ".join(s["history"]), "task_type": "high",
                                       "gt_action": a["type"], "gt_bbox": [box[0], box[1], box[0] + box[2], box[1] + box[3]] if box else [],
                                       "gt_point": a.get("point") or [], "gt_input_text": text}) + "\n")
