@@ -7,3 +7,13 @@ def sql_tasks():
     from envs.sql.data import load_sql_tasks
 
     return load_sql_tasks()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random Llama folder (``agents.models.write_tiny``), built once per test session."""
+    pytest.importorskip("torch", reason="torch not installed: install the [train] extra (torch==2.13.0 first on CPU)")
+    pytest.importorskip("transformers", reason="transformers not installed: install the [train] extra")
+    from agents.models import write_tiny
+
+    return write_tiny(tmp_path_factory.mktemp("tiny-session") / "tiny")

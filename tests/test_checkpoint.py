@@ -10,7 +10,6 @@ pytest.importorskip("transformers", reason="transformers not installed: install 
 
 import numpy as np  # noqa: E402
 
-from agents.models import write_tiny  # noqa: E402
 from agents.trajectory import Trajectory, Turn  # noqa: E402
 from trainers.batch import build_batch  # noqa: E402
 from trainers.checkpoint import complete_steps, load_latest, save_checkpoint, verify  # noqa: E402
@@ -31,8 +30,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny(tmp_path_factory.mktemp("models") / "tiny")
+def tiny(tiny_model):
+    return tiny_model  # built once per session (tests/conftest.py)
 
 
 def learner(tiny):

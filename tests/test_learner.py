@@ -5,7 +5,6 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch not installed: install the [train] extra (torch==2.13.0 first on CPU)")
 pytest.importorskip("transformers", reason="transformers not installed: install the [train] extra")
 
-from agents.models import write_tiny  # noqa: E402
 from agents.trajectory import Trajectory, Turn  # noqa: E402
 from trainers.batch import build_batch, build_sft_batch  # noqa: E402
 from trainers.config import LoraConfig, LossConfig, OptimConfig  # noqa: E402
@@ -22,8 +21,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return write_tiny(tmp_path_factory.mktemp("models") / "tiny")
+def tiny(tiny_model):
+    return tiny_model  # built once per session (tests/conftest.py)
 
 
 def traj(prompt, turns, lp=-1.0):

@@ -120,13 +120,10 @@ def test_cli_lists_presets():
         assert name in result.output
 
 
-def test_cli_sft_writes_a_loadable_model_and_its_metrics(tmp_path):
-    pytest.importorskip("torch", reason="torch not installed: install the [train] extra")
-    pytest.importorskip("transformers", reason="transformers not installed: install the [train] extra")
+def test_cli_sft_writes_a_loadable_model_and_its_metrics(tmp_path, tiny_model):
     from agents.hf_policy import HFPolicy
-    from agents.models import write_tiny
 
-    tiny = write_tiny(tmp_path / "tiny")
+    tiny = tiny_model
     out = tmp_path / "sft"
     result = runner.invoke(app, [
         "sft", "--preset", "demo", "--out", str(out), "--steps", "3",
