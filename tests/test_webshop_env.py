@@ -81,7 +81,10 @@ def test_buying_ends_with_reward_parts_and_bought(env, tasks):
         env.step(call("click", target="Next >"))
     obs, *_ = env.step(call("click", target=goal["asin"]))
     assert "Buy Now" in obs[0]["content"]
+    sid = env._sid
+    assert sid in env._lease.get().shop.sessions
     obs, reward, terminated, truncated, info = env.step(call("click", target="Buy Now"))  # default options
+    assert sid not in env._lease.get().shop.sessions  # freed once the purchase is read
     assert terminated and not truncated and reward == info["outcome"] == info["reward_parts"]["score"]
     assert set(info["reward_parts"]) >= {"r_type", "r_att", "r_option", "r_price"} and info["reward_parts"]["r_type"] == 1.0
     assert info["bought"]["asin"] == goal["asin"]

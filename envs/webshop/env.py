@@ -204,4 +204,5 @@ class WebShopEnv(ToolEnv):
             parts = result.get("reward_parts") or {}
             self.finish(float(result.get("score") or 0.0), reward_parts=parts,
                         bought={"asin": result.get("asin"), "options": result.get("options"), "price": result.get("price")})
+            self.end_task()  # the purchase is read: free the server's session now, not at the next reset
         return page
