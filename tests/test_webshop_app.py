@@ -57,6 +57,8 @@ def test_oracle_path_scores_on_the_server_and_never_shows_the_goal(client, tasks
     seen.append(str(status))
     assert status["done"] and status["result"]["score"] == 1.0 and status["result"]["options"] == goal["options"]
     assert read_page(done.text).texts[-2:] == ["Your score (min 0.0, max 1.0)", "1"]
+    for text in seen[:-1]:  # plain HTML: no script, nothing fetched from elsewhere
+        assert "<script" not in text.lower() and "://" not in text and "<html" in text
     for text in seen:
         assert task.prompt not in text and f"{goal['price_upper']:.2f}" not in text and "instruction" not in text.lower()
 
