@@ -253,6 +253,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                                                  f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
                     save_checkpoint(run_dir, step, trainer.learner, _extra(trainer))
+        trainer.learner.save_weights(run_dir / "model")  # a loadable model folder: turngym eval hf:RUN/model
         final = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "test")
         _write_summary(run_dir, final)
         curves = plot_curves(run_dir)
