@@ -159,7 +159,7 @@ def main() -> None:
     ids = list(tasks.ids("test"))
     print(f"WebShop-v0 bench ({os.cpu_count()} CPUs; timings are noisy on a shared machine)")
     speed(tasks, ids[: args.episodes])
-    concurrency(tasks, ids[: max(args.concurrency, args.episodes)], args.concurrency)
+    concurrency(tasks, ids[: max(args.concurrency * 4, args.episodes)], args.concurrency)  # 4 episodes per env
     if args.soak:
         soak(tasks, args.soak)
 
