@@ -51,7 +51,7 @@ def pick_device(device: str = "auto") -> str:
 
 def lr_lambda(warmup_steps: int, schedule: str, total_steps: int | None):
     """Multiplier of the base lr after ``s`` scheduler steps: linear warm-up from 1/warmup, then the schedule."""
-    if schedule != "constant" and not total_steps:
+    if schedule != "constant" and total_steps is None:
         raise ValueError(f"schedule {schedule!r} needs total_steps")
 
     def factor(s: int) -> float:
