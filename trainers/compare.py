@@ -66,7 +66,7 @@ def run_one(config: TrainConfig, method: str, seed: int, out: Path, model_dir: P
     updates: dict[str, Any] = {"credit": method, "credit_kwargs": config.credit_kwargs if method == config.credit else {},
                                "seed": seed, "out_dir": str(run)}
     if model_dir is not None:
-        updates.update(model=str(model_dir), sft=None, lora=None)
+        updates.update(model=str(model_dir), sft=None)  # the merged SFT model; a LoRA config gets a fresh adapter on it
     summary = run / "summary.json"
     t0 = time.perf_counter()
     if not summary.exists():  # a finished run is reused: compare can be re-run after an interruption
