@@ -98,7 +98,8 @@ def write_png(report: dict[str, Any], path: Path) -> Path | None:
         ax.fill_between(e, [p[2] for p in m["curve"]], [p[3] for p in m["curve"]], color=COLORS[i % len(COLORS)], alpha=0.12)
     ax.set_xlabel("episodes")
     ax.set_ylabel(f"{report['eval_split']} success")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(-0.02, 1.02)  # a curve at 0 or 1 stays visible
+    ax.set_xlim(left=0)
     ax.set_title(f"{report['env']}: mean over seeds (band: min–max)")
     ax.legend()
     fig.tight_layout()
