@@ -125,3 +125,22 @@ def test_latest_pointer_wins_and_old_steps_are_pruned(tiny, tmp_path):
     assert load_latest(tmp_path, learner(tiny))["cursor"] == 3
     save_checkpoint(tmp_path, 3, a, {"cursor": 33}, keep=2)  # re-saving a step replaces it atomically
     assert load_latest(tmp_path, learner(tiny))["cursor"] == 33
+
+
+def test_lora_checkpoint_holds_the_adapter_and_restores_it(tiny, tmp_path):
+    from trainers.config import LoraConfig
+
+    def lora_learner():
+        return Learner(tiny, device="cpu", lora=LoraConfig(r=4, alpha=8), optim=OptimConfig(lr=1e-2))
+
+    a = lora_learner()
+    train(a, 2)
+    folder = save_checkpoint(tmp_path, 2, a, {})
+    saved = torch.load(folder / "model.pt", weights_only=True)
+    assert saved and all("lora_" in k for k in saved)  # the adapter only, not the base weights
+    b = lora_learner()
+    assert load_latest(tmp_path, b)["step"] == 2
+    assert all(torch.equal(p, q) for p, q in zip(params(a), params(b)))
+    train(a)
+    train(b)
+    assert all(torch.equal(p, q) for p, q in zip(params(a), params(b)))
