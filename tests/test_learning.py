@@ -25,6 +25,9 @@ LEARN = [
     "sft.steps=120", "sft.lr=2.0e-3", "sft.batch_size=16", "sft.micro_batch=16", "sft.warmup_steps=30",
 ]
 TEST_TASKS = 300
+# Measured once here (2 shared cores, load 5-25, 1,435 s): held-out T=1 0.21 -> 0.20, greedy 0.23 -> 0.20 after
+# 80 GRPO steps, while train-batch success rose 0.15 -> 0.24 (first vs last 10 steps): this setting does NOT yet
+# meet the 20-point bar; the test states the requirement and fails until the recipe does.
 
 
 @pytest.mark.slow
