@@ -30,6 +30,7 @@ register(
     "Lookup-v0", "envs.lookup.env:LookupEnv",
     description="Find a key's code with lookup (1-2 hops, or none), then answer; small enough to learn on a CPU",
     tasks="envs.lookup.data:load_lookup_tasks", oracle="envs.lookup.oracle:plan",
+    baselines={"hasty": "envs.lookup.oracle:Hasty"},
 )
 register(
     "WebShop-v0", "envs.webshop.env:WebShopEnv",

@@ -93,3 +93,42 @@ def test_oracle_solves_every_task(split):
             turn, done = turn + 1, term or trunc
         solved += reward == 1.0
     assert solved == SIZES[split]
+
+
+def _play(env, player, task_id):
+    obs, info = env.reset(options={"task": task_id})
+    messages, done = list(obs), False
+    while not done:
+        action = player.act(messages, [])  # hasty reads only the conversation
+        obs, reward, term, trunc, info = env.step(action)
+        messages += [{"role": "assistant", "content": action}, *obs]
+        done = term or trunc
+    return reward, info["tool_calls"]
+
+
+def test_hasty_baseline_guesses_on_a_fixed_half_and_otherwise_plays_like_the_oracle():
+    from envs.lookup.oracle import Hasty, guessed_code, guesses_on
+    from envs.registry import baseline
+
+    player = baseline("Lookup-v0", "hasty")
+    assert isinstance(player, Hasty) and player.guess_rate == 0.5
+    env = make("Lookup-v0")
+    tasks = list(load_lookup_tasks().iter("train"))[:200]
+    guessed = []
+    for task in tasks:
+        reward, calls = _play(env, player, task.id)
+        if calls.get("lookup", 0) == 0:
+            guessed.append(task.id)
+            assert reward == 0.0 and calls == {"answer": 1}, task.id  # a guess: no lookup, and wrong here
+            assert guessed_code(task.data["chain"][0]) != task.answer
+        else:
+            assert reward == 1.0 and calls == {"lookup": len(task.data["chain"]), "answer": 1}, task.id
+    # 110 of the first 200 train tasks (1,008 of all 2,000): sha256("hasty:" + key) below half of 2**64
+    assert len(guessed) == 110
+    assert guessed == [t.id for t in tasks if guesses_on(t.data["chain"][0])]
+    assert sum(guesses_on(t.data["chain"][0]) for t in load_lookup_tasks().iter("train")) == 1008
+    never, always = Hasty(guess_rate=0.0), Hasty(guess_rate=1.0)
+    assert [_play(env, never, t.id)[0] for t in tasks[:20]] == [1.0] * 20
+    assert all(_play(env, always, t.id)[1] == {"answer": 1} for t in tasks[:20])
+    with pytest.raises(ValueError, match="guess_rate"):
+        Hasty(guess_rate=1.5)

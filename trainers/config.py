@@ -28,6 +28,18 @@ PRESET_DIR = Path(__file__).parent / "presets"
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def scripted_source(source: str) -> str | None:
+    """What an ``sft.data`` value names: ``"oracle"``, a baseline player's name (``"baseline:NAME"``, or a
+    bare name that is no existing file and does not look like a path), or None for a trajectories file."""
+    if source == "oracle":
+        return "oracle"
+    if source.startswith("baseline:"):
+        return source.removeprefix("baseline:")
+    if Path(source).expanduser().is_file() or source.endswith((".jsonl", ".json")) or "/" in source or "\\" in source:
+        return None
+    return source
+
+
 class ConfigError(ValueError):
     """A bad training config; the message names every offending dotted field."""
 
@@ -77,20 +89,24 @@ class LossConfig(_Strict):
 
 
 class SFTConfig(_Strict):
-    data: str = "oracle"  # 'oracle' (the env's oracle on the train split) or a trajectories JSONL path
+    data: str = "oracle"  # 'oracle' | 'baseline:NAME' (the env's scripted player on the train split) | a trajectories JSONL
     steps: int = Field(200, ge=1)
     lr: float = Field(1e-4, gt=0.0)
     batch_size: int = Field(16, ge=1)
     micro_batch: int = Field(16, ge=1)
     warmup_steps: int = Field(10, ge=0)
     max_tasks: int | None = Field(None, ge=1)  # oracle tasks to roll out (None: the whole split)
-    successful_only: bool = True  # keep only trajectories that succeeded (rejection sampling)
+    # keep only trajectories that succeeded; None: False for a scripted teacher (imitate it as it plays,
+    # failures included: see trainers.sft), True for a JSONL of samples (rejection sampling)
+    successful_only: bool | None = None
 
     @field_validator("data")
     @classmethod
-    def _data_exists(cls, v: str) -> str:
-        if v != "oracle" and not Path(v).expanduser().is_file():
-            raise ValueError(f"must be 'oracle' or an existing trajectories JSONL file, got {v!r}")
+    def _data_form(cls, v: str) -> str:
+        if scripted_source(v) is None and not Path(v).expanduser().is_file():
+            raise ValueError(f"must be 'oracle', 'baseline:NAME' or an existing trajectories JSONL file; no file {v!r}")
+        if not v.strip() or v == "baseline:":
+            raise ValueError("must be 'oracle', 'baseline:NAME' or a trajectories JSONL path, got an empty name")
         return v
 
 
@@ -169,9 +185,24 @@ class TrainConfig(_Strict):
             get_credit(self.credit, **self.credit_kwargs)
         except (TypeError, ValueError) as e:
             raise _field_error("credit_kwargs", f"{self.credit} rejects {self.credit_kwargs}: {e}") from None
+        if self.sft is not None:
+            self._sft_source_known(self.sft.data)
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
         return self
+
+    def _sft_source_known(self, data: str) -> None:
+        from envs.registry import entry
+
+        player = scripted_source(data)
+        if player is None:
+            return
+        found = entry(self.env)
+        if player == "oracle" and found.oracle is None:
+            raise _field_error("sft.data", f"{self.env} registers no oracle")
+        if player != "oracle" and player not in found.baselines:
+            raise _field_error("sft.data", f"{data!r} is neither 'oracle', a baseline of {self.env} "
+                                           f"({sorted(found.baselines) or 'none'}) nor an existing JSONL file")
 
     # -- helpers ---------------------------------------------------------------------------
     def to_yaml(self) -> str:

@@ -2,12 +2,19 @@
 
 A model that cannot yet make a valid tool call gets no RL signal, so a run starts here.  Data:
 
-* ``"oracle"``: the env's registered oracle played on the train split (text actions), then put
-  through the *training model's* chat template by :func:`tokenize_trajectory`: each action is
-  encoded and closed with the stop token, each observation appended as the template renders it
-  (:class:`agents.tokens.TokenConversation`), exactly as a rollout of that model would lay it out;
+* ``"oracle"``, or ``"baseline:NAME"`` (or just ``"NAME"``): the env's registered oracle, or its
+  registered baseline player NAME (e.g. Lookup-v0's ``hasty``), played on the train split (text
+  actions), then put through the *training model's* chat template by :func:`tokenize_trajectory`:
+  each action is encoded and closed with the stop token, each observation appended as the template
+  renders it (:class:`agents.tokens.TokenConversation`), exactly as a rollout of that model would
+  lay it out;
 * a trajectories JSONL (e.g. a model's own successful samples: rejection-sampling fine-tuning);
   text-only ones are tokenized the same way, token-level ones are used as sampled.
+
+``successful_only`` (None: the source's default, :func:`keeps_failures`): a scripted teacher is
+imitated as it plays, failures included (a weak teacher's failed episodes are part of its
+behaviour: the hasty warm start must learn its guessing habit for RL to have something to
+remove), while a JSONL of sampled trajectories keeps only successes (rejection sampling).
 
 Loss: mean over all assistant tokens of the batch of -log p(token | prefix) (mask = the
 trajectory's loss mask, so prompt and observation tokens never count).  Batches are drawn with
@@ -26,14 +33,20 @@ from typing import Any
 from agents.rollout import Episode, RolloutConfig, rollout
 from agents.tokens import ChatRenderer, TokenConversation
 from agents.trajectory import Trajectory, read_jsonl
+from trainers.config import scripted_source
 
 
-def oracle_trajectories(env_id: str, split: str = "train", n: int | None = None, seed: int = 0,
-                        env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
-    """The env's registered oracle on the first ``n`` tasks of ``split`` (text actions)."""
-    from agents.scripted import OraclePolicy
+def keeps_failures(source: str) -> bool:
+    """The default of ``successful_only`` is ``not keeps_failures(source)``: scripted teachers keep their failures."""
+    return scripted_source(source) is not None
+
+
+def scripted_trajectories(env_id: str, player: str = "oracle", split: str = "train", n: int | None = None, seed: int = 0,
+                          env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """The env's oracle (``player="oracle"``) or registered baseline ``player`` on the first ``n`` tasks of ``split``."""
+    from agents.scripted import OraclePolicy, ScriptedPolicy
     from envs import make
-    from envs.registry import oracle_for
+    from envs.registry import baseline, oracle_for
 
     env_kwargs = {"split": split, **(env_kwargs or {})}
     probe = make(env_id, **env_kwargs)
@@ -41,7 +54,7 @@ def oracle_trajectories(env_id: str, split: str = "train", n: int | None = None,
     probe.close()
     ids = list(tasks.ids(split))[:n] if n else list(tasks.ids(split))
     episodes = [Episode(task_id=t, seed=seed + i) for i, t in enumerate(ids)]
-    policy = OraclePolicy(plan=oracle_for(env_id))
+    policy = OraclePolicy(plan=oracle_for(env_id)) if player == "oracle" else ScriptedPolicy(baseline(env_id, player))
     return asyncio.run(rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), policy, episodes,
                                RolloutConfig(concurrency=16), env_id=env_id))
 
@@ -63,10 +76,19 @@ def tokenize_trajectory(traj: Trajectory, renderer: ChatRenderer) -> Trajectory:
     return traj.model_copy(update={"prompt_ids": list(conv.prompt_ids), "turns": turns})
 
 
+def oracle_trajectories(env_id: str, split: str = "train", n: int | None = None, seed: int = 0,
+                        env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """The env's registered oracle on the first ``n`` tasks of ``split`` (text actions)."""
+    return scripted_trajectories(env_id, "oracle", split, n, seed, env_kwargs)
+
+
 def sft_data(source: str, env_id: str, renderer: ChatRenderer, *, max_tasks: int | None = None,
-             successful_only: bool = True, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
-    """Token-level SFT trajectories from ``"oracle"`` or a JSONL path (see the module docstring)."""
-    trajs = oracle_trajectories(env_id, "train", max_tasks, seed, env_kwargs) if source == "oracle" else list(read_jsonl(source))
+             successful_only: bool | None = None, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """Token-level SFT trajectories from a scripted player or a JSONL path (see the module docstring)."""
+    player = scripted_source(source)
+    if successful_only is None:
+        successful_only = not keeps_failures(source)
+    trajs = scripted_trajectories(env_id, player, "train", max_tasks, seed, env_kwargs) if player else list(read_jsonl(source))
     keep = [t for t in trajs if not t.failed and t.turns and (t.success or not successful_only)]
     if not keep:
         raise ValueError(f"no usable SFT trajectories from {source!r} ({len(trajs)} read, none kept)")
