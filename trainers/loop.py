@@ -6,12 +6,15 @@ Per RL step (see ../shared/TRAINING.md for the pipeline):
    and roll them out through ``agents.rollout.rollout`` (in-process ``HFPolicy`` on the learner's
    own module in lockstep rounds, or a vLLM server the loop starts itself or is given by URL);
    infrastructure failures are left out of their group and counted; with ``dynamic_sampling``,
-   groups whose rewards are all equal are dropped and more tasks drawn (at most 4 rounds);
-2. extra signals when the credit method ``needs`` them (``trainers.signals``), then
-   ``CreditMethod.assign`` per group; ``build_batch``; ``updates_per_batch`` learner steps;
+   groups whose rewards are all equal are dropped and tasks not drawn yet are drawn (at most 4 rounds);
+2. extra signals when the credit method ``needs`` them (``trainers.signals``; IGPO's
+   ``probe_template`` is passed on), then ``CreditMethod.assign`` per group; the groups with their
+   credit and signals go to ``RUN/rollouts/step_NNNN.jsonl`` (:mod:`trainers.rollout_log`, what
+   ``turngym view RUN`` shows); ``build_batch``; ``updates_per_batch`` learner steps;
 3. weight sync (``trainers.sync``), which bumps ``policy_version``;
 4. a ``metrics.jsonl`` row (+ tensorboard), val evaluation every ``eval_every`` steps, an atomic
-   checkpoint every ``checkpoint_every`` steps.
+   checkpoint every ``checkpoint_every`` steps (learner, RNG and, for SPA, the progress
+   estimator with its buffer: :class:`RunState`).
 
 Before step 1, when ``config.sft`` is set: the SFT warm start (:mod:`trainers.sft`), then the
 held-out test evaluation of the SFT-only model (``RUN/eval_sft/``).  At the end: the held-out
@@ -34,7 +37,9 @@ from rich.console import Console
 from agents.rollout import Episode
 from agents.trajectory import Trajectory
 from trainers.config import OptimConfig, TrainConfig
+from trainers.credit.base import Signals
 from trainers.metrics import MetricsLog, mean_std, plot_curves
+from trainers.rollout_log import write_step_rollouts
 from trainers.sft import run_sft
 
 MAX_REFILLS = 3
@@ -123,11 +128,14 @@ class Trainer:
         cfg = self.config
         kept: list[list[Trajectory]] = []
         stats = {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0}
+        drawn: set[str] = set()
         for round_ in range(1 + (MAX_REFILLS if cfg.dynamic_sampling else 0)):
             need = cfg.tasks_per_step - len(kept)
             if need <= 0:
                 break
-            chosen = draw_tasks(self.train_ids, cfg, step, round_, need)
+            # a refill draws tasks not drawn yet this step (one group per task: the viewer groups a step's file by task)
+            chosen = draw_tasks([t for t in self.train_ids if t not in drawn] or self.train_ids, cfg, step, round_, need)
+            drawn.update(chosen)
             episodes = [Episode(task_id=t, seed=episode_seed(cfg, step, 100 * round_ + k), sample=j)
                         for k, t in enumerate(chosen) for j in range(cfg.group_size)]
             trajs = self.rollout(episodes, on_done=progress)
@@ -144,16 +152,18 @@ class Trainer:
                 kept.append(good)
         return kept, stats
 
-    def credit_step(self, groups: list[list[Trajectory]]) -> list[list[list[float]]]:
-        signals = [None] * len(groups)
+    def credit_step(self, groups: list[list[Trajectory]]) -> tuple[list[list[list[float]]], list[Signals | None]]:
+        """Per group: the per-turn advantages, and the signals they were computed from (None: the method needs none)."""
+        signals: list[Signals | None] = [None] * len(groups)
         if self.credit.needs:
             try:
                 from trainers.signals import compute_signals_many
             except ImportError as e:
                 raise RuntimeError(f"credit {self.credit.name!r} needs {sorted(self.credit.needs)}: trainers.signals is missing ({e})") from e
             inner = getattr(self.policy, "inner", self.policy)
-            signals = compute_signals_many(self.credit.needs, groups, policy=inner, learner=self.learner, estimator=self.estimator)
-        return [self.credit.assign(g, s) for g, s in zip(groups, signals)]
+            signals = compute_signals_many(self.credit.needs, groups, policy=inner, learner=self.learner, estimator=self.estimator,
+                                           probe_template=getattr(self.credit, "probe_template", "{answer}"))
+        return [self.credit.assign(g, s) for g, s in zip(groups, signals)], signals
 
     def step(self, step: int, progress=None) -> dict[str, Any]:
         from trainers.batch import build_batch
@@ -165,7 +175,7 @@ class Trainer:
         if self.estimator is not None:
             self.estimator.observe([t for g in groups for t in g])
             self.estimator.maybe_refit(step)
-        advantages = self.credit_step(groups) if groups else []
+        advantages, signals = self.credit_step(groups) if groups else ([], [])
         t2 = time.perf_counter()
         trajs = [t for g in groups for t in g]
         flat_adv = [a for g in advantages for a in g]
@@ -177,6 +187,8 @@ class Trainer:
         t3 = time.perf_counter()
         self.sync.push(self.learner.model)
         t4 = time.perf_counter()
+        write_step_rollouts(self.run_dir, step, groups, {self.credit.name: advantages}, signals)
+        t5 = time.perf_counter()
         outcomes = [t.outcome for t in trajs]
         token_adv = [a for adv in flat_adv for a in adv]
         adv_mean, adv_std = mean_std(token_adv)
@@ -185,7 +197,7 @@ class Trainer:
             "turns": mean_std([len(t.turns) for t in trajs])[0], "groups": len(groups), **stats,
             "adv_mean": adv_mean, "adv_std": adv_std, "adv_nonzero": sum(abs(a) > 1e-8 for a in token_adv) / max(1, len(token_adv)),
             "policy_version": int(self.policy.policy_version),
-            "time/rollout": t1 - t0, "time/credit": t2 - t1, "time/train": t3 - t2, "time/sync": t4 - t3,
+            "time/rollout": t1 - t0, "time/credit": t2 - t1, "time/train": t3 - t2, "time/sync": t4 - t3, "time/save_rollouts": t5 - t4,
             "rollout_tokens_per_s": stats["sampled_tokens"] / max(t1 - t0, 1e-9),
             **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))},
         }
@@ -221,7 +233,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     trainer = Trainer(config, console)
     metrics = MetricsLog(run_dir)
     try:
-        state = load_latest(run_dir, trainer.learner) if resume else None
+        state = load_latest(run_dir, RunState(trainer)) if resume else None
         if state is not None and state.get("config_hash") != config.config_hash():
             raise ValueError(f"{run_dir} was trained with another config (hash {state.get('config_hash')}); not resuming")
         if state is None:
@@ -234,7 +246,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 res = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "eval_sft")
                 console.print(f"after SFT: {config.test_split} success {res['success_rate']:.3f}")
             start = 0
-            save_checkpoint(run_dir, 0, trainer.learner, _extra(trainer))
+            save_checkpoint(run_dir, 0, RunState(trainer), _extra(trainer))
         else:
             start = int(state["step"])
             trainer.policy.policy_version = int(state.get("policy_version", start))
@@ -252,7 +264,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 bar.update(job, advance=1, info=f"reward {row['reward']:.2f} success {row['success']:.2f}"
                                                  f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
-                    save_checkpoint(run_dir, step, trainer.learner, _extra(trainer))
+                    save_checkpoint(run_dir, step, RunState(trainer), _extra(trainer))
         trainer.learner.save_weights(run_dir / "model")  # a loadable model folder: turngym eval hf:RUN/model
         final = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "test")
         _write_summary(run_dir, final)
@@ -263,6 +275,35 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         metrics.close()
         trainer.close()
     return run_dir
+
+
+class RunState:
+    """What a checkpoint stores beside the learner's state (``save_checkpoint``/``load_latest`` take this in its place).
+
+    SPA's progress estimator (head, backbone snapshot, fit count) and its buffer of recent rollouts
+    (as JSON lines) go under ``progress`` in the checkpoint's ``optimizer.pt``, so a resumed run fits
+    the same estimator on the same data as one that never stopped.
+    """
+
+    def __init__(self, trainer: Trainer):
+        self.learner, self.estimator = trainer.learner, trainer.estimator
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self.learner.state_dict()
+        if self.estimator is not None:
+            state["progress"] = {**self.estimator.state_dict(), "buffer": [t.model_dump_json() for t in self.estimator.buffer]}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        progress = state.pop("progress", None)
+        self.learner.load_state_dict(state)
+        if self.estimator is None:
+            return
+        if progress is None:
+            raise ValueError("this checkpoint holds no progress estimator state, which the run's credit method needs")
+        self.estimator.load_state_dict(progress)
+        self.estimator.buffer.clear()
+        self.estimator.buffer.extend(Trajectory.model_validate_json(line) for line in progress.get("buffer", []))
 
 
 def _extra(trainer: Trainer) -> dict[str, Any]:
@@ -277,7 +318,7 @@ def _write_summary(run_dir: Path, final: dict[str, Any]) -> None:
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
-__all__ = ["OptimConfig", "Trainer", "train"]
+__all__ = ["OptimConfig", "RunState", "Trainer", "train"]
 
 
 if __name__ == "__main__":  # python -m trainers.loop CONFIG.yaml [--resume]: what the resume test kills and restarts
