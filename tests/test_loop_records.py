@@ -17,6 +17,7 @@ from agents.trajectory import read_jsonl  # noqa: E402
 from tests.credit_trajs import traj  # noqa: E402
 from trainers.config import load_config  # noqa: E402
 
+PNG_1PX = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 FAST = ["steps=1", "tasks_per_step=2", "group_size=3", "max_turns=2", "sampling.max_tokens=12", "eval_every=0", "test_tasks=2",
         "checkpoint_every=1", "micro_batch=8", "sft=null"]
 
@@ -99,25 +100,37 @@ def test_spa_progress_estimator_round_trips_through_the_loop_checkpoint(tiny_mod
 
 def test_rollout_log_records_credit_and_signals_the_viewer_reads(tmp_path):
     from trainers.credit import Signals, get_credit
-    from trainers.rollout_log import write_step_rollouts
+    from trainers.rollout_log import truncate_rollouts, write_step_rollouts
     from turngym.viewer import build_view_data
 
     group = [traj(1.0, turns=2), traj(0.0, turns=1, sample=1), traj(0.0, turns=2, sample=2)]
+    for t in (group[0], group[2]):  # the same screenshot in two episodes: stored once, by reference
+        t.turns[0].observation = [{"role": "tool", "content": [{"type": "image_url", "image_url": {"url": PNG_1PX}}]}]
     grpo = get_credit("grpo").assign(group)  # R = 1, 0, 0: mean 1/3, unbiased std 0.57735
     assert [a[0] for a in grpo] == pytest.approx([1.1547, -0.57735, -0.57735], abs=1e-4)
     signals = Signals(answer_logprobs=[[-2.302585, -0.916291], [-2.302585], [-1.0, -0.5]])
     path = write_step_rollouts(tmp_path, 3, [group], {"grpo": [grpo]}, [signals])
     assert path == tmp_path / "rollouts" / "step_0003.jsonl"
     lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(list((tmp_path / "rollouts" / "images").iterdir())) == 1 and "base64" not in path.read_text()
     assert [r["credit"] for r in lines] == [{"grpo": a} for a in grpo]
     assert [r["signals"] for r in lines] == [{"answer_logprobs": row} for row in signals.answer_logprobs]
     assert [t.model_dump() for t in read_jsonl(path)] == [t.model_dump() for t in group]  # still plain trajectories
     view = build_view_data(tmp_path)
+    assert view["trajectories"][2]["turns"][0]["observation"][0]["parts"] == [{"image": PNG_1PX}]  # the viewer inlines it again
     shown = [t["credit"] for t in view["trajectories"]]
     assert [c["grpo (recorded)"] for c in shown] == [[round(x, 4) for x in a] for a in grpo]
     assert [c["grpo"] for c in shown] == [c["grpo (recorded)"] for c in shown]  # recomputed from the group: the same
     igpo = get_credit("igpo").assign(group, signals)
     assert [c["igpo"] for c in shown] == [[round(x, 4) for x in a] for a in igpo]  # recomputed from the recorded signals
+
+    # a resume from step 1 drops later steps' files (as the metrics log does); a step written again is one file
+    for step in (1, 2, 12):
+        write_step_rollouts(tmp_path, step, [group[:1]], {"grpo": [[[0.0, 0.0]]]})
+    truncate_rollouts(tmp_path, 1)
+    write_step_rollouts(tmp_path, 1, [group[1:2]], {"grpo": [[[0.5]]]})
+    assert sorted(p.name for p in (tmp_path / "rollouts").glob("*.jsonl")) == ["step_0001.jsonl"]
+    assert [json.loads(x)["credit"] for x in (tmp_path / "rollouts" / "step_0001.jsonl").read_text().splitlines()] == [{"grpo": [0.5]}]
 
 
 def test_one_step_run_writes_rollouts_that_turngym_view_shows_with_their_credit(tiny_model, tmp_path):

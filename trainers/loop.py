@@ -39,7 +39,7 @@ from agents.trajectory import Trajectory
 from trainers.config import OptimConfig, TrainConfig
 from trainers.credit.base import Signals
 from trainers.metrics import MetricsLog, mean_std, plot_curves
-from trainers.rollout_log import write_step_rollouts
+from trainers.rollout_log import truncate_rollouts, write_step_rollouts
 from trainers.sft import run_sft
 
 MAX_REFILLS = 3
@@ -238,6 +238,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             raise ValueError(f"{run_dir} was trained with another config (hash {state.get('config_hash')}); not resuming")
         if state is None:
             metrics.truncate(-1)
+            truncate_rollouts(run_dir, 0)
             shutil.rmtree(run_dir / "eval_sft", ignore_errors=True)
             if config.sft:
                 run_sft(trainer, console)
@@ -251,6 +252,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             start = int(state["step"])
             trainer.policy.policy_version = int(state.get("policy_version", start))
             metrics.truncate(start)
+            truncate_rollouts(run_dir, start)
             console.print(f"resumed from step {start} ({state['checkpoint']})")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.fields[info]}"), console=console, transient=False) as bar:

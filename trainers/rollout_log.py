@@ -10,13 +10,15 @@ infrastructure failures already left out), written by :func:`agents.trajectory.w
   "progress": [...], "entropy": [...]}``, so the viewer can recompute signal-based methods.
 
 The file of a step is replaced whole (a temp file, then ``os.replace``), so a resumed run that
-repeats a step leaves one file for it.
+repeats a step leaves one file for it; :func:`truncate_rollouts` drops the files of steps after the
+one a run (re)starts from, as the metrics log does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from trainers.credit.base import Signals
 
 ROLLOUTS = "rollouts"
+_STEP_FILE = re.compile(r"^step_(\d+)\.jsonl$")
 
 
 def rollout_path(run_dir: str | os.PathLike, step: int) -> Path:
@@ -79,3 +82,12 @@ def write_step_rollouts(run_dir: str | os.PathLike, step: int, groups: Sequence[
         tmp.unlink(missing_ok=True)
         path.with_suffix(".part").unlink(missing_ok=True)
     return path
+
+
+def truncate_rollouts(run_dir: str | os.PathLike, step: int) -> None:
+    """Remove the files of steps after ``step`` (a fresh start: ``step = 0``)."""
+    folder = Path(run_dir) / ROLLOUTS
+    for path in folder.glob("step_*.jsonl") if folder.is_dir() else ():
+        m = _STEP_FILE.match(path.name)
+        if m and int(m.group(1)) > step:
+            path.unlink(missing_ok=True)
