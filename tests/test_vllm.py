@@ -154,8 +154,18 @@ class Flaky:
         self.inner, self.fail, self.hang, self.calls = inner, fail, hang, 0
         self.name = inner.name
 
+    @property
+    def policy_version(self) -> int:
+        return self.inner.policy_version
+
     def start_conversation(self, messages):
         return self.inner.start_conversation(messages)
+
+    async def generate(self, requests, sampling) -> list[Completion]:
+        return await self.inner.generate(requests, sampling)
+
+    async def score_answers(self, prefixes, answers) -> list[float]:
+        return await self.inner.score_answers(prefixes, answers)
 
     async def generate_tokens(self, convs, sampling) -> list[Completion]:
         self.calls += 1
@@ -171,9 +181,10 @@ def test_failed_and_timed_out_requests_are_retried_then_marked(policy, sql_tasks
 
     sampling = SamplingParams(temperature=1.0, max_tokens=8)
     config = RolloutConfig(concurrency=1, retries=3, retry_backoff=0.01, request_timeout=2.0, sampling=sampling)
-    flaky = Flaky(policy, fail=2)
-    (traj,) = _sql_rollout(flaky, sql_tasks, n=1, max_turns=1, config=config)
-    assert not traj.failed and len(traj.turns) == 1 and flaky.calls == 3
+    flaky = Flaky(policy, fail=2)  # a generous timeout: a loaded CPU server may take seconds for 8 tokens
+    patient = config.model_copy(update={"request_timeout": 25.0})
+    (traj,) = _sql_rollout(flaky, sql_tasks, n=1, max_turns=1, config=patient)
+    assert not traj.failed and len(traj.turns) == 1 and flaky.calls == 3, (traj.error, flaky.calls)
     hung = Flaky(policy, fail=3, hang=True)
     (traj,) = _sql_rollout(hung, sql_tasks, n=1, max_turns=1, config=config)
     assert traj.failed and traj.finish_reason == "error" and "TimeoutError" in traj.error and hung.calls == 3
