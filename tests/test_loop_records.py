@@ -164,3 +164,23 @@ def test_one_step_run_writes_rollouts_that_turngym_view_shows_with_their_credit(
     for t, r in zip(shown, records):
         assert t["credit"]["empg (recorded)"] == [round(a, 4) for a in r["credit"]["empg"]]
         assert t["credit"]["empg"] == pytest.approx(t["credit"]["empg (recorded)"], abs=2e-4)  # recomputed from the signals
+
+
+@pytest.mark.slow
+def test_spa_run_resumed_after_step_4_refits_at_step_5_like_a_straight_run(tiny_model, tmp_path):
+    """The estimator fits at step 1 and step 5 (refit_every 5) on its buffer of every rollout so far: a
+    resume from step 4 must bring back the head, the fit count and the buffer for step 5 to match."""
+    from trainers.loop import train
+    from trainers.metrics import read_metrics
+
+    def run(name: str, steps: int, resume: bool = False) -> list[dict]:
+        cfg = load_config(preset="demo", overrides=[*FAST, "credit=spa", f"steps={steps}", f"model={tiny_model}", f"out_dir={tmp_path / name}"])
+        train(cfg, resume=resume)
+        return [{k: v for k, v in r.items() if not any(x in k for x in ("time/", "_per_s", "seconds"))} for r in read_metrics(tmp_path / name)]
+
+    straight = run("straight", 5)
+    run("resumed", 4)
+    resumed = run("resumed", 5, resume=True)
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5]
+    assert [r.get("progress/fit_trajectories") for r in straight] == [6.0, None, None, None, 30.0]  # 5 steps x 2 tasks x 3
+    assert resumed == straight

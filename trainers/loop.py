@@ -172,9 +172,10 @@ class Trainer:
         t0 = time.perf_counter()
         groups, stats = self.collect(step, progress)
         t1 = time.perf_counter()
+        fit_metrics: dict[str, float] = {}
         if self.estimator is not None:
             self.estimator.observe([t for g in groups for t in g])
-            self.estimator.maybe_refit(step)
+            fit_metrics = self.estimator.maybe_refit(step) or {}
         advantages, signals = self.credit_step(groups) if groups else ([], [])
         t2 = time.perf_counter()
         trajs = [t for g in groups for t in g]
@@ -199,7 +200,7 @@ class Trainer:
             "policy_version": int(self.policy.policy_version),
             "time/rollout": t1 - t0, "time/credit": t2 - t1, "time/train": t3 - t2, "time/sync": t4 - t3, "time/save_rollouts": t5 - t4,
             "rollout_tokens_per_s": stats["sampled_tokens"] / max(t1 - t0, 1e-9),
-            **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))},
+            **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))}, **fit_metrics,
         }
         if "tokens" in learner_metrics:
             row["train_tokens_per_s"] = learner_metrics.get("seq_tokens", 0.0) * cfg.updates_per_batch / max(t3 - t2, 1e-9)
