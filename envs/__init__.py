@@ -42,7 +42,7 @@ register(
 register(
     "GUITrace-v0", "envs.gui.trace_env:GUITraceEnv",
     description="Offline GUI steps from recorded Chromium traces of 7 synthetic apps (GUI-R1 reward; test: held-out apps, themes, templates)",
-    tasks="envs.gui.traces:load_trace_tasks", oracle="envs.gui.oracle:trace_plan",
+    tasks="envs.gui.traces:load_trace_tasks", oracle="envs.gui.oracle:trace_plan", built="envs.gui.traces:traces_built",
 )
 register(
     "GUI-v0", "envs.gui.live_env:GUIEnv",

@@ -12,6 +12,9 @@ Besides the env itself an entry may name, each as an object or a lazy ``"module:
   sizes without constructing an env (no sandbox, server or browser starts);
 * ``oracle``: an :data:`OraclePlan` that solves a task from the ground truth.  It is *privileged*:
   it reads the episode's reset info (the answer), which only the oracle policy is handed;
+* ``built``: for task sets whose first build needs more than CPU (GUITrace-v0 records its traces in
+  Chromium), a function telling whether they are built; ``turngym list`` shows such a set as not
+  built instead of building it;
 * ``baselines``: named :class:`Player` factories (e.g. Search-v0's ``answer-only``).  A player is
   not privileged: it sees only what a model sees, the conversation and the tool specs.
 
@@ -61,6 +64,14 @@ class EnvEntry(BaseModel):
     tasks: str | TaskSet | Callable[[], TaskSet] | None = None
     oracle: str | Callable[[int, dict[str, Any]], str] | None = None
     baselines: dict[str, str | Callable[[], Any]] = {}
+    built: str | Callable[[], bool] | None = None
+
+    def tasks_built(self) -> bool:
+        """False only when the entry names a ``built`` check and it says the tasks are not built yet."""
+        if self.built is None:
+            return True
+        check = resolve(self.built) if isinstance(self.built, str) else self.built
+        return bool(check())
 
     def family(self) -> str | None:
         """The env class's ``family`` (imports the env's module; constructs nothing), or None when the
@@ -94,6 +105,7 @@ def register(
     tasks: str | TaskSet | Callable[[], TaskSet] | None = None,
     oracle: str | OraclePlan | None = None,
     baselines: dict[str, str | Callable[[], Player]] | None = None,
+    built: str | Callable[[], bool] | None = None,
     override: bool = False,
 ) -> str:
     """Register an env; returns its full id.  ``entry_point`` is ``"module:Class"`` or a callable.
@@ -105,7 +117,7 @@ def register(
     full_id = env_id(name)
     if full_id in _REGISTRY and not override:
         raise ValueError(f"{full_id} is already registered (pass override=True to replace it)")
-    targets = {"entry_point": entry_point, "tasks": tasks, "oracle": oracle,
+    targets = {"entry_point": entry_point, "tasks": tasks, "oracle": oracle, "built": built,
                **{f"baselines[{k!r}]": v for k, v in (baselines or {}).items()}}
     for field, value in targets.items():
         if value is None or (field == "tasks" and isinstance(value, TaskSet)):
@@ -118,7 +130,7 @@ def register(
             raise ValueError(f"baseline name {player!r} is taken by a built-in policy or spec")
     _REGISTRY[full_id] = EnvEntry(
         id=full_id, entry_point=entry_point, kwargs=kwargs or {}, description=description,
-        tasks=tasks, oracle=oracle, baselines=dict(baselines or {}),
+        tasks=tasks, oracle=oracle, baselines=dict(baselines or {}), built=built,
     )
     gym.register(id=full_id, entry_point=entry_point, kwargs=kwargs or {}, disable_env_checker=True)
     return full_id

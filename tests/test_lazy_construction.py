@@ -88,3 +88,16 @@ def test_gymnasium_make_starts_nothing(client, built):
         for env_id in registered():
             gym.make(env_id).close()
         assert watch.started() == []
+
+
+def test_list_does_not_record_missing_gui_traces(client, built, tmp_path, monkeypatch):
+    """Unbuilt GUI traces (recorded in Chromium) are listed as not built; listing records nothing."""
+    import envs.gui.traces as traces
+
+    monkeypatch.setattr(traces, "traces_root", lambda: tmp_path / "traces")
+    with Watch(client) as watch:
+        result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        assert watch.started() == []
+    row = next(line for line in result.output.splitlines() if "GUITrace-v0" in line)
+    assert "not built" in row and not (tmp_path / "traces").exists()

@@ -44,6 +44,10 @@ def list_envs() -> None:
     table = Table("env", "train", "val", "test", "scripted", "description")
     for env_id, entry in sorted(registered().items()):
         scripted = ", ".join(["oracle"] * (entry.oracle is not None) + sorted(entry.baselines))
+        if not entry.tasks_built():  # e.g. traces recorded in a browser: list must not start one
+            table.add_row(env_id, *["-"] * len(SPLITS), f"{scripted}  [yellow]tasks not built yet (built on first use)[/]",
+                          entry.description)
+            continue
         try:
             counts = task_set(env_id).sizes()
             sizes = [str(counts[split]) for split in SPLITS]

@@ -163,11 +163,16 @@ def traces_root() -> Path:
     return cache_root() / DATA_VERSION / "traces"
 
 
+def traces_built(root: str | Path | None = None) -> bool:
+    """Whether the default traces are recorded (their first build opens Chromium)."""
+    return (Path(root) if root else traces_root()).joinpath("test.jsonl").exists()
+
+
 @functools.lru_cache(maxsize=8)
 def load_trace_tasks(root: str | Path | None = None, mode: str = "step") -> TraceTaskSet:
     """Step (``mode="step"``) or whole-trace (``"trace"``) tasks; records them first if missing."""
     root = Path(root) if root else traces_root()
-    if not (root / "test.jsonl").exists():
+    if not traces_built(root):
         build_traces(root)
     return TraceTaskSet(root / "steps" if mode == "step" else root, root)
 
