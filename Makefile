@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.turngym-installed
 
-.PHONY: setup services demo lint test test-fast bench clean
+.PHONY: setup train-setup services demo lint test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml Makefile
 services:
 	bash scripts/setup.sh
 
-demo: setup
+# The training stack (torch CPU pinned first, transformers, peft) without vLLM's venv.
+train-setup: setup
+	TURNGYM_SKIP_VLLM=1 bash scripts/setup.d/30-vllm.sh
+
+demo: train-setup
 	$(VENV)/bin/turngym list
 	# A short real training run on CPU (trainers/presets/demo.yaml): SFT warm start, then GRPO on
 	# Lookup-v0 with the tiny model; prints the held-out test results and the curves' PNG.

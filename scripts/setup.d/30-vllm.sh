@@ -69,5 +69,6 @@ vllm_venv() {
 }
 
 main_train
-vllm_venv
+# TURNGYM_SKIP_VLLM=1: only the main venv's training stack (what `make demo` needs).
+[ -n "${TURNGYM_SKIP_VLLM:-}" ] || vllm_venv
 exit 0
