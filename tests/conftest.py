@@ -17,3 +17,13 @@ def tiny_model(tmp_path_factory):
     from agents.models import write_tiny
 
     return write_tiny(tmp_path_factory.mktemp("tiny-session") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models: one thread is faster than two, and far faster on a loaded machine."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,9 +9,6 @@ from sandboxes import SandboxPool
 docker = pytest.importorskip("docker", reason="docker SDK not installed (pip install 'turngym[sandbox]')")
 
 
-docker = pytest.importorskip("docker", reason="docker SDK not installed (pip install 'turngym[sandbox]')")
-
-
 @pytest.fixture(scope="module")
 def client():
     from sandboxes.image import IMAGE, image_exists

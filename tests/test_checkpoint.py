@@ -21,12 +21,7 @@ TRAJ = Trajectory(env_id="x", task_id="t", split="train", messages=[], prompt_id
                               logprobs=[-5.0] * 3)])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
