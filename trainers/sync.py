@@ -11,8 +11,15 @@ which the rollout copies onto every turn it samples):
   ``POST /pause?mode=wait`` ... ``POST /resume``, ``POST /collective_rpc {"method":
   "reload_weights", "kwargs": {"weights_path": DIR}}`` and **always** ``POST /reset_prefix_cache``
   (a cached prompt otherwise keeps the old weights' KV: 0.14-0.35 nats off).
-* :class:`VLLMLoraSync`: a peft adapter hot-loaded with ``POST /v1/load_lora_adapter``
-  (``load_inplace``); the server needs ``--enable-lora`` (slower sampling on CPU; see TRAINING.md).
+* :class:`VLLMLoraSync`: a peft adapter hot-swapped under one served name (the policy then asks
+  for that name): each push writes the adapter to a fresh folder under ``/dev/shm``, then inside
+  ``/pause`` ... ``/resume`` loads it (``/v1/unload_lora_adapter`` of the previous one, then
+  ``/v1/load_lora_adapter``) and resets the prefix cache.  Not ``load_inplace``: vLLM 0.32 keeps
+  ``load_inplace=True`` on the stored request, so every engine step re-reads the adapter from disk
+  (vLLM issue #33791; fixes in PRs #36373/#41482, not in 0.32); ``load_inplace=True`` is an option for
+  a vLLM that has the fix.  The server needs ``--enable-lora`` with ``--max-lora-rank`` >= r (vLLM
+  accepts only 1, 8, 16, 32, 64, 128, 256, 320, 512: :func:`vllm_lora_rank` rounds up); on CPU that
+  turns off compilation (slower sampling; see TRAINING.md).
 
 These endpoints exist only in vLLM's dev mode: start the server with :func:`training_server`,
 which sets ``VLLM_SERVER_DEV_MODE=1`` (and runtime LoRA updating for LoRA runs).
@@ -36,13 +43,24 @@ class SyncError(RuntimeError):
     pass
 
 
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks: --max-lora-rank takes no other value
+
+
+def vllm_lora_rank(r: int) -> int:
+    """The smallest ``--max-lora-rank`` vLLM accepts that serves an adapter of rank ``r``."""
+    for allowed in VLLM_LORA_RANKS:
+        if r <= allowed:
+            return allowed
+    raise ValueError(f"lora.r = {r}: vLLM serves LoRA ranks up to {VLLM_LORA_RANKS[-1]}")
+
+
 class TrainingVLLMServer(VLLMServer):
     """A :class:`VLLMServer` with the RL endpoints on (dev mode) and, optionally, runtime LoRA loading."""
 
     def __init__(self, *args: Any, lora_rank: int | None = None, **kwargs: Any):
         extra = list(kwargs.pop("extra_args", None) or [])
         if lora_rank:
-            extra += ["--enable-lora", "--max-lora-rank", str(lora_rank), "--max-loras", "1"]
+            extra += ["--enable-lora", "--max-lora-rank", str(vllm_lora_rank(lora_rank)), "--max-loras", "1"]
         super().__init__(*args, extra_args=extra, **kwargs)
         self.lora = bool(lora_rank)
 
@@ -101,9 +119,18 @@ class _HTTPSync:
     def _post(self, path: str, **kwargs: Any) -> Any:
         resp = self.client.post(path, **kwargs)
         if resp.status_code != 200:
-            hint = " (is the server in dev mode? start it with trainers.sync.training_server)" if resp.status_code == 404 else ""
+            hint = ""
+            if resp.status_code == 404 and "lora" in path:
+                hint = " (start the server with trainers.sync.training_server(..., lora_rank=r): --enable-lora, runtime LoRA updating)"
+            elif resp.status_code == 404:
+                hint = " (is the server in dev mode? start it with trainers.sync.training_server)"
             raise SyncError(f"POST {path} answered {resp.status_code}: {resp.text[:300]}{hint}")
-        return resp.json() if resp.content else None
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:  # /v1/load_lora_adapter answers plain text ("Success: ...")
+            return resp.text
 
     def close(self) -> None:
         self.client.close()
@@ -146,33 +173,61 @@ class VLLMReloadSync(_HTTPSync):
 
 
 class VLLMLoraSync(_HTTPSync):
-    """A peft adapter hot-swapped in place; the policy must request the adapter's name."""
+    """A peft adapter hot-swapped under ``lora_name``; after a push the policy requests that name (see the module docstring)."""
 
-    def __init__(self, base_url: str, policy: Any = None, lora_name: str = "turngym-policy", timeout: float = 600.0):
+    def __init__(self, base_url: str, policy: Any = None, lora_name: str = "turngym-policy", timeout: float = 600.0,
+                 load_inplace: bool = False):
         super().__init__(base_url, policy, timeout)
         self.lora_name = lora_name
-        self.folder = shm_dir("turngym-lora-")
-        self._loaded = False
+        self.load_inplace = load_inplace
+        self.root = shm_dir("turngym-lora-")
+        self.folder: Path | None = None  # the adapter the server serves now (in-place loads re-read it every step)
+        self.pushes = 0
+
+    def save(self, model: Any) -> Path:
+        if not hasattr(model, "peft_config"):
+            raise SyncError("VLLMLoraSync pushes a peft adapter: the learner's model is not a PeftModel (lora: null?)")
+        folder = self.root / f"v{self.pushes + 1}"
+        shutil.rmtree(folder, ignore_errors=True)
+        model.save_pretrained(folder)  # a PeftModel writes only the adapter
+        return folder
+
+    def served(self) -> set[str]:
+        resp = self.client.get("/v1/models")
+        if resp.status_code != 200:
+            raise SyncError(f"GET /v1/models answered {resp.status_code}: {resp.text[:300]}")
+        return {m["id"] for m in resp.json().get("data") or []}
+
+    def load(self, folder: Path) -> None:
+        # a server given by URL may hold the adapter from an earlier run (a resumed one): replace it too
+        loaded = self.pushes > 0 or self.lora_name in self.served()
+        self._post("/pause", params={"mode": "wait"})
+        try:
+            if loaded and not self.load_inplace:  # a request naming the adapter in this short gap would get a 404
+                self._post("/v1/unload_lora_adapter", json={"lora_name": self.lora_name})
+            body = {"lora_name": self.lora_name, "lora_path": str(folder), "load_inplace": loaded and self.load_inplace}
+            self._post("/v1/load_lora_adapter", json=body)
+            self._post("/reset_prefix_cache")  # cached prompts under this name hold the previous adapter's KV
+        finally:
+            self._post("/resume")
 
     def push(self, model: Any) -> float:
         began = time.perf_counter()
-        for child in self.folder.iterdir():
-            if child.is_file():
-                child.unlink()
-        model.save_pretrained(self.folder)  # a PeftModel writes only the adapter
-        self._post("/pause", params={"mode": "wait"})
-        try:
-            body = {"lora_name": self.lora_name, "lora_path": str(self.folder), "load_inplace": self._loaded}
-            self._post("/v1/load_lora_adapter", json=body)
-            self._loaded = True
-            self._post("/reset_prefix_cache")
-        finally:
-            self._post("/resume")
+        folder = self.save(model)
+        saved = time.perf_counter()
+        self.load(folder)
+        if self.folder is not None and self.folder != folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = folder
+        self.pushes += 1
         if self.policy is not None:
             self.policy.served_name = self.lora_name
+            self.policy.name = f"vllm:{self.lora_name}"
         _bump(self.policy)
-        return time.perf_counter() - began
+        done = time.perf_counter()
+        self.last_timings = {"save": saved - began, "reload": done - saved}
+        return done - began
 
     def close(self) -> None:
         super().close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
