@@ -74,14 +74,15 @@ def test_answer_probes_equal_a_direct_forward_pass_and_batch_all_groups_in_one_c
     assert [len(x) for x in adv] == [2, 1]
 
 
-def test_kv_cache_probes_equal_scoring_each_probe_from_scratch(hf):
+@pytest.mark.parametrize("method", ["packed", "kv_cache"])
+def test_in_process_probes_equal_scoring_each_probe_from_scratch(hf, method):
     group = [token_traj([[60, 61], [62], [63, 64, 65]], 1.0), token_traj([[66]], 0.0, answer="none", sample=1)]
     for template in ("{answer}", "Answer: {answer}."):
-        cached = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template).answer_logprobs
+        fast = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_method=method).answer_logprobs
         scratch = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_cache=False).answer_logprobs
-        assert [len(r) for r in cached] == [3, 1]
-        for row_c, row_s in zip(cached, scratch):
-            assert row_c == pytest.approx(row_s, abs=1e-4)
+        assert [len(r) for r in fast] == [3, 1]
+        for row_f, row_s in zip(fast, scratch):
+            assert row_f == pytest.approx(row_s, abs=1e-4)
 
 
 def test_turn_entropies_are_means_over_each_turns_sampled_tokens(hf):

@@ -4,11 +4,14 @@
 :class:`~trainers.credit.Signals` the named ``needs`` ask for:
 
 * ``answer_probe``: for every trajectory i and t = 0 .. T_i − 1, the mean log-prob of the
-  ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids the policy saw before
-  turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then each tool result,
-  ending with the generation prompt).  The answer is placed in ``probe_template`` (the text
-  before ``{answer}`` joins the prefix, only the answer span is scored).  All probes of all
-  groups go to the policy's ``score_answers`` in one call (vLLM prompt logprobs or HF batches).
+  ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids
+  the policy saw before turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then
+  each tool result, ending with the generation prompt).  The answer is placed in
+  ``probe_template`` (the text before ``{answer}`` joins the prefix, only the answer span is
+  scored).  On an in-process HF model all probes of all groups are packed into a few batched
+  forward passes (each trajectory once, up to its last turn, with every turn's answer chunk
+  appended under a 4-D attention mask); a server's policy gets them all in one ``score_answers``
+  call (vLLM prompt logprobs).  Every method equals scoring each ``prefix + answer`` from scratch.
 * ``entropy``: mean token entropy of the learner's model over each turn's sampled tokens
   (one no-grad forward pass per trajectory batch).
 * ``progress``: the progress estimator's c_t (:class:`trainers.progress.ProgressEstimator`).
@@ -19,6 +22,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,35 +65,139 @@ def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: s
     return out
 
 
-def cached_probe_scores(model: Any, traj: Trajectory, chunks: Sequence[tuple[list[int], int]]) -> list[float]:
+def _forward_params(model: Any) -> Any:
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT wrapper passes its kwargs on
+    return inspect.signature(base.forward).parameters
+
+
+def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int]],
+                        lock: Any = None) -> list[float]:
     """Probes of one trajectory from one forward pass and its KV cache (an in-process HF model).
 
-    ``chunks[t]`` = (ids that follow the first ``p_t`` ids: the template lead then the answer, and
-    where the answer starts in them), with ``p_t`` the start of turn t.  The trajectory runs once;
-    for t from the last turn down, the cache is cut back to ``p_t`` and only the chunk runs.  The
-    chunk's first token is scored from the full pass's logits at ``p_t − 1``.  Equal to scoring
-    each ``prefix + chunk`` from scratch (what ``score_answers`` does), at a fraction of the cost.
+    ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead then the
+    answer, and where the answer starts in them).  The trajectory up to the last turn's start runs
+    once; for t from the last turn down, the cache is cut back to ``p_t`` and only the chunk runs.
+    The chunk's first token is scored from the full pass's logits at ``p_t − 1``.  Equal to scoring
+    each ``prefix + chunk`` from scratch; many small sequential passes (slower than ``packed``).
     """
     import torch
     from transformers import DynamicCache
 
-    ids = traj.token_ids()
-    starts = [s for s, _ in traj.turn_spans()]
     device = next(model.parameters()).device
-    with torch.no_grad():
+    cache_arg = "cache" if "cache" in _forward_params(model) else "past_key_values"  # renamed in transformers 5
+    with torch.no_grad(), lock if lock is not None else contextlib.nullcontext():
         cache = DynamicCache()
-        full = model(input_ids=torch.tensor([ids], device=device), past_key_values=cache, use_cache=True).logits[0].float()
+        run = torch.tensor([list(ids[:starts[-1]])], device=device)
+        full = model(input_ids=run, use_cache=True, **{cache_arg: cache}).logits[0].float()
         scores = [0.0] * len(chunks)
         for t in range(len(chunks) - 1, -1, -1):
             chunk, answer_at = chunks[t]
             extra = cache.get_seq_length() - starts[t]
             if extra > 0:
                 cache.crop(-extra)  # a negative count removes that many tokens (transformers 4.x and 5.x alike)
-            logits = model(input_ids=torch.tensor([chunk], device=device), past_key_values=cache, use_cache=True).logits[0].float()
+            logits = model(input_ids=torch.tensor([chunk], device=device), use_cache=True, **{cache_arg: cache}).logits[0].float()
             rows = torch.cat([full[starts[t] - 1:starts[t]], logits[:-1]])  # row j predicts chunk[j]
             logp = torch.log_softmax(rows, dim=-1).gather(-1, torch.tensor(chunk, device=device).unsqueeze(-1)).squeeze(-1)
             scores[t] = float(logp[answer_at:].mean())
     return scores
+
+
+def _logits_to_keep_arg(model: Any) -> str | None:
+    """The forward argument that limits logits to the last k positions (renamed in transformers 4.50), if any."""
+    params = _forward_params(model)
+    return next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
+
+
+MASK_BUDGET = 1 << 26  # entries of one pass's [rows, width, width] attention mask (256 MiB in fp32)
+
+
+def _probe_row(ids: Sequence[int], starts: Sequence[int], chunk: Sequence[int]) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+    """One packed row: the prefix ``ids[:p_last − 1]`` then, for each turn t, ``[ids[p_t − 1]] + chunk``.
+
+    Returns (tokens, position ids, per chunk (its first column, how many prefix columns it sees)).
+    Each chunk restarts from the token before turn t (a copy of ``ids[p_t − 1]`` at position
+    ``p_t − 1``), so the logits that predict every chunk token lie inside the chunk.
+    """
+    prefix = list(ids[:starts[-1] - 1])
+    tokens, positions, chunks = prefix[:], list(range(len(prefix))), []
+    for p in starts:
+        chunks.append((len(tokens), p - 1))
+        tokens += [ids[p - 1], *chunk]
+        positions += range(p - 1, p + len(chunk))
+    return tokens, positions, chunks
+
+
+def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int]],
+                        token_budget: int = 65536, lock: Any = None) -> list[list[float]]:
+    """Every probe of many trajectories in a few batched forward passes (an in-process HF model).
+
+    ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + answer ids,
+    where the answer starts in the chunk).  Each trajectory becomes one row (:func:`_probe_row`)
+    under a 4-D attention mask: prefix tokens attend causally, chunk t attends to the first
+    ``p_t − 1`` prefix tokens and causally to itself, with position ids continuing from ``p_t − 1``,
+    so chunk t sees exactly what ``prefix_t + chunk`` sees when scored from scratch.  Rows are
+    left-padded (a pad sees only pads, no real token sees a pad) so every row's chunks end at the last column and only
+    those columns get logits (``logits_to_keep``).  Rows sorted by length go to forward passes of at
+    most ``token_budget`` padded tokens and :data:`MASK_BUDGET` mask entries (few large passes: on
+    a shared CPU each pass pays a fixed cost in thread synchronisation).  Returns the mean log-prob
+    of each answer span.
+    """
+    import torch
+
+    rows = [_probe_row(ids, starts, chunk) for ids, starts, chunk, _ in items]
+    device = next(model.parameters()).device
+    dtype = model.get_input_embeddings().weight.dtype
+    keep_arg = _logits_to_keep_arg(model)
+    out: list[list[float]] = [[] for _ in items]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+    while order:
+        width, take = len(rows[order[0]][0]), 0
+        while take < len(order):
+            wider = max(width, len(rows[order[take]][0]))
+            if take and (wider * (take + 1) > token_budget or wider * wider * (take + 1) > MASK_BUDGET):
+                break
+            width, take = wider, take + 1
+        batch, order = order[:take], order[take:]
+        tail = max(len(rows[i][0]) - rows[i][2][0][0] for i in batch)  # the widest chunk region: the columns that need logits
+        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        position_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        segment = torch.full((len(batch), width), -1)  # -1 pad, 0 prefix, t + 1 chunk t
+        sees = torch.zeros((len(batch), width), dtype=torch.long)  # a chunk column sees the prefix columns below this
+        for b, i in enumerate(batch):
+            tokens, positions, chunks = rows[i]
+            off, step = width - len(tokens), len(items[i][2]) + 1
+            input_ids[b, off:] = torch.tensor(tokens)
+            position_ids[b, off:] = torch.tensor(positions)
+            segment[b, off:off + chunks[0][0]] = 0
+            for t, (col, seen) in enumerate(chunks):
+                segment[b, off + col:off + col + step] = t + 1
+                sees[b, off + col:off + col + step] = off + seen
+        segment, sees, cols = segment.to(device), sees.to(device), torch.arange(width, device=device)
+        # causal within a segment (so a pad sees earlier pads only), and a chunk's columns see their prefix
+        allowed = (segment[:, :, None] == segment[:, None, :]) & (cols[:, None] >= cols[None, :])
+        allowed |= (segment[:, None, :] == 0) & (cols[None, None, :] < sees[:, :, None]) & (segment[:, :, None] > 0)
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+        del allowed
+        kwargs = {keep_arg: tail} if keep_arg else {}
+        with torch.no_grad(), lock if lock is not None else contextlib.nullcontext():
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask, position_ids=position_ids.to(device),
+                           use_cache=False, **kwargs).logits[:, -tail:]
+        # column k of the tail predicts the token at column k + 1
+        targets = input_ids[:, width - tail + 1:].to(device)
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().tolist()
+        for b, i in enumerate(batch):
+            tokens, _, chunks = rows[i]
+            answer_at, step = items[i][3], len(items[i][2]) + 1
+            base = tail - len(tokens)  # row b's token column c sits at tail column c + base
+            scores = []
+            for col, _ in chunks:
+                # the chunk's token j (j >= 0) is at column col + 1 + j, predicted from tail column col + j + base
+                span = logp[b][col + base + answer_at:col + base + step - 1]
+                scores.append(sum(span) / len(span))
+            out[i] = scores
+    return out
 
 
 def _in_process_model(policy: Any) -> Any:
@@ -99,42 +207,64 @@ def _in_process_model(policy: Any) -> Any:
     return model if model is not None and hasattr(inner, "forward_logprobs") else None
 
 
+PROBE_METHODS = ("packed", "kv_cache", "scratch")
+
+
 async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str = "{answer}",
-                        use_cache: bool = True) -> list[list[list[float]]]:
-    """``answer_logprobs`` for each group: every probe of every group in one ``score_answers`` call
-    (a server's prompt logprobs, with its prefix cache), or, for an in-process HF model, one forward
-    pass per trajectory plus a short one per turn over its KV cache (:func:`cached_probe_scores`)."""
-    model = _in_process_model(policy) if use_cache else None
-    if model is not None:
-        renderer = getattr(policy, "renderer", None) or policy.inner.renderer
-        lead, tail = probe_template.split("{answer}", 1)
-        lead_ids = renderer.encode(lead) if lead else []
-        lock = getattr(getattr(policy, "inner", policy), "_lock", None)
-        out = []
-        for group in groups:
-            rows = []
-            for traj in group:
-                probe_requests([traj], renderer, probe_template)  # the same checks (tokens, an answer)
-                answer_ids = renderer.encode(probe_answer(traj) + tail)
-                chunks = [(lead_ids + answer_ids, len(lead_ids))] * len(traj.turns)
-                if lock is not None:
-                    with lock:
-                        rows.append(await asyncio.to_thread(cached_probe_scores, model, traj, chunks))
-                else:
-                    rows.append(await asyncio.to_thread(cached_probe_scores, model, traj, chunks))
-            out.append(rows)
-        return out
+                        method: str = "packed", token_budget: int = 65536) -> list[list[list[float]]]:
+    """``answer_logprobs`` for each group, all equal to scoring each probe from scratch.
+
+    ``method``: ``packed`` (an in-process HF model: all probes of all groups in a few batched
+    forward passes, :func:`packed_probe_scores`; models whose attention takes no 4-D mask, e.g.
+    flash-attention, use ``kv_cache``), ``kv_cache`` (one forward pass per trajectory, then one short
+    pass per turn over its cropped KV cache, :func:`cached_probe_scores`), ``scratch`` (every probe of
+    every group in one ``score_answers`` call: a server's prompt logprobs with its prefix cache; the
+    only path for a policy whose model is not in this process).
+    """
+    if method not in PROBE_METHODS:
+        raise ValueError(f"probe method must be one of {PROBE_METHODS}, got {method!r}")
+    model = _in_process_model(policy) if method != "scratch" else None
+    if model is None:
+        return await _scratch_probes(groups, policy, probe_template)
+    renderer = getattr(policy, "renderer", None) or policy.inner.renderer
+    lead, tail = probe_template.split("{answer}", 1)
+    lead_ids = renderer.encode(lead) if lead else []
+    lock = getattr(getattr(policy, "inner", policy), "_lock", None)
+    items = []
+    for traj in (t for g in groups for t in g):
+        probe_requests([traj], renderer, probe_template)  # the same checks as the scratch path (tokens, an answer)
+        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + renderer.encode(probe_answer(traj) + tail), len(lead_ids)))
+    if method == "packed" and getattr(model.config, "_attn_implementation", "eager") not in ("sdpa", "eager"):
+        method = "kv_cache"
+    scores: list[list[float]] = [[] for _ in items]
+    todo = [k for k, item in enumerate(items) if item[1]]  # a trajectory without turns has no probes
+    if method == "packed" and todo:
+        done = await asyncio.to_thread(packed_probe_scores, model, [items[k] for k in todo], token_budget, lock)
+        for k, row in zip(todo, done):
+            scores[k] = row
+    for k in todo if method == "kv_cache" else []:
+        ids, starts, chunk, answer_at = items[k]
+        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at)] * len(starts), lock)
+    return _regroup(groups, scores)
+
+
+def _regroup(groups: Sequence[Sequence[Trajectory]], flat: list) -> list[list]:
+    out, k = [], 0
+    for group in groups:
+        out.append(flat[k:k + len(group)])
+        k += len(group)
+    return out
+
+
+async def _scratch_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str) -> list[list[list[float]]]:
     requests = [probe_requests(g, policy.renderer, probe_template) for g in groups]
     flat = [r for rs in requests for r in rs]
     scores = await policy.score_answers([p for p, _ in flat], [a for _, a in flat]) if flat else []
-    out, k = [], 0
-    for group in groups:
-        rows = []
-        for traj in group:
-            rows.append([float(s) for s in scores[k:k + len(traj.turns)]])
-            k += len(traj.turns)
-        out.append(rows)
-    return out
+    rows, k = [], 0
+    for traj in (t for g in groups for t in g):
+        rows.append([float(s) for s in scores[k:k + len(traj.turns)]])
+        k += len(traj.turns)
+    return _regroup(groups, rows)
 
 
 def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_batch: int = 8) -> list[list[list[float]]]:
@@ -159,8 +289,11 @@ def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_b
 
 async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: Sequence[Sequence[Trajectory]], policy: Any = None,
                                 learner: Any = None, estimator: Any = None, probe_template: str = "{answer}",
-                                micro_batch: int = 8, probe_cache: bool = True) -> list[Signals]:
-    """:class:`Signals` for each group, each signal batched over all groups."""
+                                micro_batch: int = 8, probe_cache: bool = True, probe_method: str = "packed") -> list[Signals]:
+    """:class:`Signals` for each group, each signal batched over all groups.
+
+    ``probe_method`` picks how answer probes are scored (:func:`answer_probes`); ``probe_cache=False``
+    is the same as ``probe_method="scratch"`` (every probe from scratch: the reference)."""
     unknown = set(needs) - set(SIGNALS)
     if unknown:
         raise ValueError(f"unknown signals {sorted(unknown)}; known: {list(SIGNALS)}")
@@ -168,7 +301,7 @@ async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: S
     if "answer_probe" in needs:
         if policy is None or not hasattr(policy, "score_answers"):
             raise ValueError("answer_probe needs a policy with score_answers (VLLMPolicy or HFPolicy)")
-        for s, rows in zip(out, await answer_probes(groups, policy, probe_template, use_cache=probe_cache)):
+        for s, rows in zip(out, await answer_probes(groups, policy, probe_template, probe_method if probe_cache else "scratch")):
             s.answer_logprobs = rows
     if "entropy" in needs:
         if learner is None:
