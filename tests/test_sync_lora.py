@@ -125,3 +125,37 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             assert sorted(p.name for p in sync.root.iterdir()) == ["v3"]  # earlier pushes' folders are gone
         finally:
             sync.close()
+
+        # the loop on the same server: a LoRA run pushes through VLLMLoraSync and samples from the pushed adapter
+        loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, server.url, learner)
+
+
+def loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, url, trained) -> None:
+    import torch
+
+    from trainers.batch import build_batch
+    from trainers.config import load_config
+    from trainers.loop import Trainer
+
+    cfg = load_config(preset="demo", overrides=[
+        f"model={tiny_model}", f"out_dir={tmp_path / 'run'}", "rollout=vllm", f"vllm_url={url}", "lora.r=4", "lora.alpha=8",
+        "sft=null", "steps=2", "tasks_per_step=2", "group_size=2", "max_turns=2", "sampling.max_tokens=12", "eval_every=0"])
+    trainer = Trainer(cfg)
+    try:
+        assert isinstance(trainer.sync, VLLMLoraSync) and trainer.server is None
+        trainer.learner.load_state_dict(trained.state_dict())  # a clearly non-zero adapter, as after SFT
+        row = trainer.step(1)  # rolls out from the base model, updates, pushes (the server already holds the name)
+        assert row["policy_version"] == 1 and trainer.policy.served_name == "turngym-policy"
+        groups, _ = trainer.collect(2)
+        trajs = [t for g in groups for t in g]
+        assert trajs and {tk.policy_version for t in trajs for tk in t.turns} == {1}
+        batch = build_batch(trajs, [[0.0] * len(t.turns) for t in trajs], trainer.learner.pad_id)
+        mask = batch.loss_mask > 0
+        ours = trainer.learner.token_logprobs(batch)[0][mask]
+        with trainer.learner.model.disable_adapter():
+            base = trainer.learner.token_logprobs(batch)[0][mask]
+        sampled = batch.rollout_logprobs[mask]  # vLLM's logprobs of the tokens it sampled at T = 1
+        assert float((sampled - ours).abs().max()) <= 1e-3
+        assert float((sampled - base).abs().max()) > 0.05 and torch.isfinite(sampled).all()
+    finally:
+        trainer.close()

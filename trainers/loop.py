@@ -251,6 +251,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             save_checkpoint(run_dir, 0, RunState(trainer), _extra(trainer))
         else:
             start = int(state["step"])
+            trainer.sync.push(trainer.learner.model)  # a fresh vLLM server holds the base weights, not the checkpoint's
             trainer.policy.policy_version = int(state.get("policy_version", start))
             metrics.truncate(start)
             truncate_rollouts(run_dir, start)
