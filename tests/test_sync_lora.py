@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import httpx
 import pytest
 
 from trainers.sync import SyncError, TrainingVLLMServer, VLLMLoraSync, training_server, vllm_lora_rank
@@ -65,8 +66,8 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
         call = policy.renderer.encode('<tool_call>{"name": "lookup", "arguments": {"key": "bazo"}}</tool_call>')
         ids = list(conv.ids) + call
 
-        def batch_of(target: list[int]):  # the fixed sequence with `target` as the sampled (trained) tokens
-            traj = Trajectory(env_id="turngym/X-v0", task_id="t", split="train", messages=[], prompt_ids=list(conv.ids),
+        def batch_of(target: list[int], prompt: list[int] | None = None):  # `target`: the sampled (trained) tokens
+            traj = Trajectory(env_id="turngym/X-v0", task_id="t", split="train", messages=[], prompt_ids=prompt or list(conv.ids),
                               turns=[Turn(action="", observation=[], reward=0.0, token_ids=target, observation_ids=[])])
             return build_sft_batch([traj], learner.pad_id)
 
@@ -81,6 +82,14 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
                     await policy.aclose()
             return asyncio.run(go())
 
+        def sample(prompt: list[int]) -> tuple[list[int], list[float]]:  # greedy decoding: reads the prefix cache
+            body = {"model": policy.served_name, "prompt": prompt, "max_tokens": 4, "temperature": 0.0, "logprobs": 0,
+                    "return_token_ids": True, "skip_special_tokens": False}
+            resp = httpx.post(f"{server.url}/v1/completions", json=body, timeout=300)
+            resp.raise_for_status()
+            choice = resp.json()["choices"][0]
+            return choice["token_ids"], choice["logprobs"]["token_logprobs"]
+
         def gap(a: list[float], b: list[float]) -> float:
             assert len(a) == len(b) == len(ids) - 1
             return max(abs(x - y) for x, y in zip(a, b))
@@ -91,7 +100,7 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             return trainer_logprobs()
 
         base_name = server.served_name
-        before = server_logprobs()  # the base model (a fresh LoRA has B = 0); also fills vLLM's prefix cache
+        before = server_logprobs()  # the base model (a fresh LoRA has B = 0); prompt-logprob requests skip the prefix cache
         assert gap(before, trainer_logprobs()) <= 1e-3
 
         sync = VLLMLoraSync(server.url, policy)
@@ -115,13 +124,21 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             assert policy.policy_version == 2 and seconds > 0
             assert gap(second, expected) <= 1e-3 and gap(second, first) > 0.05
 
-            # update 3: load_inplace (same adapter id, so only the prefix-cache reset keeps old KV out)
+            # update 3: load_inplace keeps the adapter's id; a prompt cached under it must not keep the previous
+            # adapter's KV (decoding reads the prefix cache; vLLM keys blocks by adapter name and path, so the
+            # fresh folder per push and the cache reset each keep stale blocks out)
+            long_prompt = ids * 3  # more than one 128-token KV block (vLLM's CPU block size)
+            sample(long_prompt)  # caches its first block under the adapter
             sync.load_inplace = True
             expected = update(3, call)
             sync.push(learner.model)
             third = server_logprobs()
             assert policy.policy_version == 3
             assert gap(third, expected) <= 1e-3 and gap(third, second) > 0.05
+            greedy, greedy_lps = sample(long_prompt)
+            batch = batch_of(greedy, long_prompt)
+            ours = learner.token_logprobs(batch)[0][batch.loss_mask > 0].tolist()
+            assert len(greedy) == len(ours) >= 1 and max(abs(x - y) for x, y in zip(greedy_lps, ours)) <= 1e-3
             assert sorted(p.name for p in sync.root.iterdir()) == ["v3"]  # earlier pushes' folders are gone
         finally:
             sync.close()
