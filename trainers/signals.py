@@ -233,7 +233,10 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
     items = []
     for traj in (t for g in groups for t in g):
         probe_requests([traj], renderer, probe_template)  # the same checks as the scratch path (tokens, an answer)
-        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + renderer.encode(probe_answer(traj) + tail), len(lead_ids)))
+        answer_ids = renderer.encode(probe_answer(traj) + tail)
+        if not answer_ids:
+            raise ValueError("the answer encodes to no tokens")
+        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + answer_ids, len(lead_ids)))
     if method == "packed" and getattr(model.config, "_attn_implementation", "eager") not in ("sdpa", "eager"):
         method = "kv_cache"
     scores: list[list[float]] = [[] for _ in items]
