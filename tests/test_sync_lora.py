@@ -5,6 +5,7 @@ from before; the second push (unload + load) and a third one with ``load_inplace
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 
 import httpx
@@ -142,9 +143,11 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             assert sorted(p.name for p in sync.root.iterdir()) == ["v3"]  # earlier pushes' folders are gone
         finally:
             sync.close()
+        assert sync.reread and sync.folder.exists()  # vLLM 0.32 re-reads an in-place-loaded adapter every step
 
         # the loop on the same server: a LoRA run pushes through VLLMLoraSync and samples from the pushed adapter
         loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, server.url, learner)
+    shutil.rmtree(sync.root, ignore_errors=True)
 
 
 def loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, url, trained) -> None:

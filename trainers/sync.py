@@ -16,10 +16,14 @@ which the rollout copies onto every turn it samples):
   ``/pause`` ... ``/resume`` loads it (``/v1/unload_lora_adapter`` of the previous one, then
   ``/v1/load_lora_adapter``) and resets the prefix cache.  Not ``load_inplace``: vLLM 0.32 keeps
   ``load_inplace=True`` on the stored request, so every engine step re-reads the adapter from disk
-  (vLLM issue #33791; fixes in PRs #36373/#41482, not in 0.32); ``load_inplace=True`` is an option for
-  a vLLM that has the fix.  The server needs ``--enable-lora`` with ``--max-lora-rank`` >= r (vLLM
-  accepts only 1, 8, 16, 32, 64, 128, 256, 320, 512: :func:`vllm_lora_rank` rounds up); on CPU that
-  turns off compilation (slower sampling; see TRAINING.md).
+  (vLLM issue #33791; fixes in PRs #36373/#41482, not in 0.32; seen here: deleting the folder after an
+  in-place load crashes the engine on the next request); ``load_inplace=True`` is an option for a vLLM
+  that has the fix (``close`` then leaves the served folder in place).  Each push's fresh folder also
+  keeps cached prompts apart: vLLM keys prefix-cache blocks by adapter name *and* path.  The server
+  needs ``--enable-lora`` with ``--max-lora-rank`` >= r (vLLM accepts only 1, 8, 16, 32, 64, 128, 256,
+  320, 512: :func:`vllm_lora_rank` rounds up); on CPU that turns off compilation (slower sampling;
+  see TRAINING.md).  A request naming the adapter between its unload and load gets a 404: the loop
+  never samples during a push.
 
 These endpoints exist only in vLLM's dev mode: start the server with :func:`training_server`,
 which sets ``VLLM_SERVER_DEV_MODE=1`` (and runtime LoRA updating for LoRA runs).
@@ -183,6 +187,7 @@ class VLLMLoraSync(_HTTPSync):
         self.root = shm_dir("turngym-lora-")
         self.folder: Path | None = None  # the adapter the server serves now (in-place loads re-read it every step)
         self.pushes = 0
+        self.reread = False  # the last load was in place: vLLM 0.32 reads self.folder again on every engine step
 
     def save(self, model: Any) -> Path:
         if not hasattr(model, "peft_config"):
@@ -207,6 +212,7 @@ class VLLMLoraSync(_HTTPSync):
                 self._post("/v1/unload_lora_adapter", json={"lora_name": self.lora_name})
             body = {"lora_name": self.lora_name, "lora_path": str(folder), "load_inplace": loaded and self.load_inplace}
             self._post("/v1/load_lora_adapter", json=body)
+            self.reread = body["load_inplace"]
             self._post("/reset_prefix_cache")  # cached prompts under this name hold the previous adapter's KV
         finally:
             self._post("/resume")
@@ -230,4 +236,9 @@ class VLLMLoraSync(_HTTPSync):
 
     def close(self) -> None:
         super().close()
+        if self.reread and self.folder is not None:  # deleting it would crash the engine on its next step (seen on 0.32)
+            for child in self.root.iterdir():
+                if child != self.folder:
+                    shutil.rmtree(child, ignore_errors=True)
+            return
         shutil.rmtree(self.root, ignore_errors=True)
