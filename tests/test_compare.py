@@ -82,7 +82,9 @@ def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
     report = json.loads((out / "report.json").read_text())
     assert set(report["methods"]) == {"grpo", "igpo"}
     for m in report["methods"].values():
-        assert m["episodes"] == 8 and len(m["curve"]) == 1 and m["test_success"] is not None and len(m["test_success"]) == 1
+        assert m["episodes"] == 8 and [e for e, *_ in m["curve"]] == [0, 8] and len(m["test_success"]) == 1
+    # the curves start at episode 0 from the one shared SFT model: the same evaluation for every method
+    assert report["methods"]["grpo"]["curve"][0] == report["methods"]["igpo"]["curve"][0]
     assert report["methods"]["igpo"]["time"]["signals"] > 0
     assert (out / "sft" / "seed0" / "model" / "config.json").exists()  # one SFT, shared by both methods
     assert (out / "curves.png").exists() and "<svg" in (out / "curves.html").read_text()

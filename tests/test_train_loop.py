@@ -67,15 +67,17 @@ def test_run_killed_mid_way_resumes_to_the_same_metrics(tmp_path):
     assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert len(read_metrics(tmp_path / "killed")) < 4  # it really stopped part-way
+    assert len(read_metrics(tmp_path / "killed")) < 5  # it really stopped part-way (rows: step 0's evaluation, then steps)
 
     resumed = _run(killed_cfg, "--resume", env=env)
     _, err = resumed.communicate(timeout=900)
     assert resumed.returncode == 0, err[-3000:]
 
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "killed")
-    assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 4]
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [0, 1, 2, 3, 4]  # 0: the evaluation before RL
+    assert set(a[0]) == {"step", "episodes"} | {k for k in a[2] if k.startswith("val/")}
     assert _comparable(a) == _comparable(b)
+    a, b = a[1:], b[1:]
     assert all(r["grad_norm"] > 0 for r in a)  # the optimizer really stepped: its state had to be restored
     assert [r["policy_version"] for r in b] == [2, 3, 4, 5]  # SFT's push is version 1, then one per step
     test_a = json.loads((tmp_path / "straight" / "test" / "results.json").read_text())

@@ -95,6 +95,7 @@ class SFTConfig(_Strict):
     batch_size: int = Field(16, ge=1)
     micro_batch: int = Field(16, ge=1)
     warmup_steps: int = Field(10, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "constant"  # lr after warm-up; linear/cosine decay to 0 at `steps`
     max_tasks: int | None = Field(None, ge=1)  # oracle tasks to roll out (None: the whole split)
     # keep only trajectories that succeeded; None: False for a scripted teacher (imitate it as it plays,
     # failures included: see trainers.sft), True for a JSONL of samples (rejection sampling)
@@ -134,6 +135,9 @@ class TrainConfig(_Strict):
     eval_every: int = Field(0, ge=0)  # 0: no periodic evaluation
     eval_tasks: int | None = Field(None, ge=1)  # tasks of eval_split per evaluation (None: all)
     test_tasks: int | None = Field(None, ge=1)  # tasks of test_split in the final evaluation (None: all)
+    # held-out evaluations sample at this temperature (0: greedy); > 0 measures the policy as it is trained
+    # (success at T = 1 is pass@1 of the sampling policy, the figure RL moves first)
+    eval_temperature: float = Field(0.0, ge=0.0)
     checkpoint_every: int = Field(0, ge=0)  # 0: only at the end
     seed: int = 0
     out_dir: str = "runs/train"

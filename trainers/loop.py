@@ -17,7 +17,9 @@ Per RL step (see ../shared/TRAINING.md for the pipeline):
    estimator with its buffer: :class:`RunState`).
 
 Before step 1, when ``config.sft`` is set: the SFT warm start (:mod:`trainers.sft`), then the
-held-out test evaluation of the SFT-only model (``RUN/eval_sft/``).  At the end: the held-out
+held-out test evaluation of the SFT-only model (``RUN/eval_sft/``); with ``eval_every``, a step-0
+row with the val evaluation of the starting model (the learning curve's first point).  Evaluations
+sample at ``eval_temperature`` (0: greedy).  At the end: the held-out
 test evaluation (``RUN/test/results.json``, as ``turngym eval`` writes it), ``curves.png`` and
 ``summary.json``.  Every random choice is seeded per step and every rollout round is batched in
 a fixed order, so a run resumed from a checkpoint (``resume=True``) continues with the same
@@ -34,6 +36,7 @@ from typing import Any
 
 from rich.console import Console
 
+from agents.policy import SamplingParams
 from agents.rollout import Episode
 from agents.trajectory import Trajectory
 from trainers.config import OptimConfig, TrainConfig
@@ -121,7 +124,9 @@ class Trainer:
     def evaluate(self, split: str, n: int | None, out: Path | None = None) -> dict[str, Any]:
         from trainers.evaluate import evaluate
 
-        return evaluate(self.policy, self.config.env, split, n, seed=self.config.seed, env_kwargs=self.env_kwargs, out=out)
+        cfg = self.config
+        sampling = SamplingParams(temperature=cfg.eval_temperature, max_tokens=cfg.sampling.max_tokens)
+        return evaluate(self.policy, cfg.env, split, n, sampling=sampling, seed=cfg.seed, env_kwargs=self.env_kwargs, out=out)
 
     # -- one RL step ------------------------------------------------------------------------
     def collect(self, step: int, progress=None) -> tuple[list[list[Trajectory]], dict[str, float]]:
@@ -248,6 +253,9 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 res = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "eval_sft")
                 console.print(f"after SFT: {config.test_split} success {res['success_rate']:.3f}")
             start = 0
+            if config.eval_every:  # the curve's first point: held-out success before any RL step
+                res = trainer.evaluate(config.eval_split, config.eval_tasks)
+                metrics.log(0, {"episodes": 0, **{f"val/{k}": v for k, v in res.items() if isinstance(v, (int, float))}})
             save_checkpoint(run_dir, 0, RunState(trainer), _extra(trainer))
         else:
             start = int(state["step"])

@@ -122,8 +122,8 @@ def run_sft(trainer: Any, console: Any = None) -> None:
     renderer = load_renderer(trainer.learner.model_dir)
     data = sft_data(scfg.data, cfg.env, renderer, max_tasks=scfg.max_tasks, successful_only=scfg.successful_only,
                     seed=cfg.seed, env_kwargs=trainer.env_kwargs)
-    trainer.learner.reset_optimizer(OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, grad_clip=cfg.optim.grad_clip),
-                                    total_steps=scfg.steps)
+    optim = OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, schedule=scfg.schedule, grad_clip=cfg.optim.grad_clip)
+    trainer.learner.reset_optimizer(optim, total_steps=scfg.steps)
     log = MetricsLog(trainer.run_dir, tensorboard=False, name="sft.jsonl")
     log.truncate(-1)
     if console:
