@@ -196,12 +196,12 @@ def family_oracle(family: str | None) -> OraclePlan:
     raise KeyError(f"no oracle plan for env family {family!r}; known: {known}")
 
 
-def baseline(name: str, player: str) -> Player:
-    """A fresh instance of env ``name``'s baseline ``player``."""
+def baseline(name: str, player: str, /, **kwargs: Any) -> Player:
+    """A fresh instance of env ``name``'s baseline ``player`` (``kwargs`` go to its constructor)."""
     found = entry(name)
     if player not in found.baselines:
         raise LookupError(f"{found.id} has no baseline {player!r}; it has: {sorted(found.baselines) or 'none'}")
-    return resolve(found.baselines[player])()
+    return resolve(found.baselines[player])(**kwargs)
 
 
 def load_plugins(force: bool = False) -> list[str]:

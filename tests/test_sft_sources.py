@@ -49,3 +49,26 @@ def test_hasty_sft_data_keeps_its_failed_guesses_unless_told(tiny_model):
     assert all(len(t.turns) == 1 for t in kept if not t.success) and all(t.has_tokens for t in kept)
     assert len(sft_data("baseline:hasty", "Lookup-v0", renderer, max_tasks=20, successful_only=True)) == 13
     assert len(sft_data("oracle", "Lookup-v0", renderer, max_tasks=20)) == 20
+
+
+def test_teacher_kwargs_reach_the_baseline(tiny_model):
+    from agents.tokens import load_renderer
+    from trainers.sft import sft_data
+
+    cfg = load_config(preset="demo", overrides=["sft.data=baseline:hasty", "sft.teacher_kwargs={guess_rate: 0.65}"])
+    assert cfg.sft.teacher_kwargs == {"guess_rate": 0.65}
+    kept = sft_data("baseline:hasty", "Lookup-v0", load_renderer(tiny_model), max_tasks=20, teacher_kwargs=cfg.sft.teacher_kwargs)
+    # sha256("hasty:" + key) < 0.65 * 2**64 on 13 of the first 20 train tasks (7 at the default 0.5)
+    assert len(kept) == 20 and sum(not t.success for t in kept) == 13
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["sft.data=oracle", "sft.teacher_kwargs={guess_rate: 0.6}"],
+     "sft.teacher_kwargs: configure a registered baseline (data: 'baseline:NAME'), not 'oracle'"),
+    (["sft.data=baseline:hasty", "sft.teacher_kwargs={rate: 0.6}"],
+     "sft.teacher_kwargs: baseline 'hasty' of turngym/Lookup-v0 does not take {'rate': 0.6}"),
+])
+def test_teacher_kwargs_are_checked_before_anything_runs(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(preset="demo", overrides=overrides)
+    assert str(err.value).startswith(message), str(err.value)

@@ -96,6 +96,7 @@ class SFTConfig(_Strict):
     micro_batch: int = Field(16, ge=1)
     warmup_steps: int = Field(10, ge=0)
     schedule: Literal["constant", "linear", "cosine"] = "constant"  # lr after warm-up; linear/cosine decay to 0 at `steps`
+    teacher_kwargs: dict[str, Any] = Field(default_factory=dict)  # for data: baseline:NAME, its constructor's keywords
     max_tasks: int | None = Field(None, ge=1)  # oracle tasks to roll out (None: the whole split)
     # keep only trajectories that succeeded; None: False for a scripted teacher (imitate it as it plays,
     # failures included: see trainers.sft), True for a JSONL of samples (rejection sampling)
@@ -190,15 +191,19 @@ class TrainConfig(_Strict):
         except (TypeError, ValueError) as e:
             raise _field_error("credit_kwargs", f"{self.credit} rejects {self.credit_kwargs}: {e}") from None
         if self.sft is not None:
-            self._sft_source_known(self.sft.data)
+            self._sft_source_known(self.sft.data, self.sft.teacher_kwargs)
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
         return self
 
-    def _sft_source_known(self, data: str) -> None:
-        from envs.registry import entry
+    def _sft_source_known(self, data: str, teacher_kwargs: dict[str, Any]) -> None:
+        import inspect
+
+        from envs.registry import entry, resolve
 
         player = scripted_source(data)
+        if teacher_kwargs and player in (None, "oracle"):
+            raise _field_error("sft.teacher_kwargs", f"configure a registered baseline (data: 'baseline:NAME'), not {data!r}")
         if player is None:
             return
         found = entry(self.env)
@@ -207,6 +212,11 @@ class TrainConfig(_Strict):
         if player != "oracle" and player not in found.baselines:
             raise _field_error("sft.data", f"{data!r} is neither 'oracle', a baseline of {self.env} "
                                            f"({sorted(found.baselines) or 'none'}) nor an existing JSONL file")
+        if teacher_kwargs:
+            try:
+                inspect.signature(resolve(found.baselines[player])).bind(**teacher_kwargs)
+            except TypeError as e:
+                raise _field_error("sft.teacher_kwargs", f"baseline {player!r} of {self.env} does not take {teacher_kwargs}: {e}") from None
 
     # -- helpers ---------------------------------------------------------------------------
     def to_yaml(self) -> str:

@@ -3,7 +3,8 @@
 A model that cannot yet make a valid tool call gets no RL signal, so a run starts here.  Data:
 
 * ``"oracle"``, or ``"baseline:NAME"`` (or just ``"NAME"``): the env's registered oracle, or its
-  registered baseline player NAME (e.g. Lookup-v0's ``hasty``), played on the train split (text
+  registered baseline player NAME (e.g. Lookup-v0's ``hasty``; ``teacher_kwargs`` go to its
+  constructor, e.g. ``{guess_rate: 0.65}``), played on the train split (text
   actions), then put through the *training model's* chat template by :func:`tokenize_trajectory`:
   each action is encoded and closed with the stop token, each observation appended as the template
   renders it (:class:`agents.tokens.TokenConversation`), exactly as a rollout of that model would
@@ -42,8 +43,9 @@ def keeps_failures(source: str) -> bool:
 
 
 def scripted_trajectories(env_id: str, player: str = "oracle", split: str = "train", n: int | None = None, seed: int = 0,
-                          env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
-    """The env's oracle (``player="oracle"``) or registered baseline ``player`` on the first ``n`` tasks of ``split``."""
+                          env_kwargs: dict[str, Any] | None = None, player_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+    """The env's oracle (``player="oracle"``) or registered baseline ``player`` (built with ``player_kwargs``) on the
+    first ``n`` tasks of ``split``."""
     from agents.scripted import OraclePolicy, ScriptedPolicy
     from envs import make
     from envs.registry import baseline, oracle_for
@@ -54,7 +56,7 @@ def scripted_trajectories(env_id: str, player: str = "oracle", split: str = "tra
     probe.close()
     ids = list(tasks.ids(split))[:n] if n else list(tasks.ids(split))
     episodes = [Episode(task_id=t, seed=seed + i) for i, t in enumerate(ids)]
-    policy = OraclePolicy(plan=oracle_for(env_id)) if player == "oracle" else ScriptedPolicy(baseline(env_id, player))
+    policy = OraclePolicy(plan=oracle_for(env_id)) if player == "oracle" else ScriptedPolicy(baseline(env_id, player, **(player_kwargs or {})))
     return asyncio.run(rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), policy, episodes,
                                RolloutConfig(concurrency=16), env_id=env_id))
 
@@ -83,12 +85,13 @@ def oracle_trajectories(env_id: str, split: str = "train", n: int | None = None,
 
 
 def sft_data(source: str, env_id: str, renderer: ChatRenderer, *, max_tasks: int | None = None,
-             successful_only: bool | None = None, seed: int = 0, env_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
+             successful_only: bool | None = None, seed: int = 0, env_kwargs: dict[str, Any] | None = None,
+             teacher_kwargs: dict[str, Any] | None = None) -> list[Trajectory]:
     """Token-level SFT trajectories from a scripted player or a JSONL path (see the module docstring)."""
     player = scripted_source(source)
     if successful_only is None:
         successful_only = not keeps_failures(source)
-    trajs = scripted_trajectories(env_id, player, "train", max_tasks, seed, env_kwargs) if player else list(read_jsonl(source))
+    trajs = scripted_trajectories(env_id, player, "train", max_tasks, seed, env_kwargs, teacher_kwargs) if player else list(read_jsonl(source))
     keep = [t for t in trajs if not t.failed and t.turns and (t.success or not successful_only)]
     if not keep:
         raise ValueError(f"no usable SFT trajectories from {source!r} ({len(trajs)} read, none kept)")
@@ -121,7 +124,7 @@ def run_sft(trainer: Any, console: Any = None) -> None:
     cfg, scfg = trainer.config, trainer.config.sft
     renderer = load_renderer(trainer.learner.model_dir)
     data = sft_data(scfg.data, cfg.env, renderer, max_tasks=scfg.max_tasks, successful_only=scfg.successful_only,
-                    seed=cfg.seed, env_kwargs=trainer.env_kwargs)
+                    seed=cfg.seed, env_kwargs=trainer.env_kwargs, teacher_kwargs=scfg.teacher_kwargs)
     optim = OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, schedule=scfg.schedule, grad_clip=cfg.optim.grad_clip)
     trainer.learner.reset_optimizer(optim, total_steps=scfg.steps)
     log = MetricsLog(trainer.run_dir, tensorboard=False, name="sft.jsonl")
