@@ -34,8 +34,8 @@ LEARN = [
 ]
 TEST_TASKS = 300
 # Measured here (the same figures at 1 and 2 threads; 890 s with 2 other runs on the 2 cores, ~5 min idle): greedy
-# 0.010 -> 0.347 after 10 GRPO steps
-# and 0.353 after 25; T=1 0.137 -> 0.303 -> 0.327.  Recipes tried on the way (held-out T=1 / greedy, before -> after):
+# 0.010 -> 0.347 after 10 GRPO steps and 0.353 after 25; T=1 0.137 -> 0.303 -> 0.327.
+# Recipes tried on the way (held-out T=1 / greedy, before -> after):
 # constant-lr SFT + RL lr 5e-4: 0.267 -> 0.467 / 0.467 -> 0.470 (greedy already looked up: no room); cosine SFT + RL
 # lr 5e-4: the policy collapsed to unclosed tool calls at step 10; a 65 % guessing teacher: 0.06 -> 0.17 / 0.0 -> 0.2
 # after 10 steps (too few lookups to learn copying from).  Copying a redirect's key from the tool's answer is the
