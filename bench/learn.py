@@ -4,7 +4,8 @@ on the oracle's train trajectories, and after a short GRPO run.
     .venv/bin/python bench/learn.py --preset smollm2-sql --test-tasks 40 --sft-steps 60 --rl-steps 10
 
 Two runs of ``trainers.loop.train`` under ``--out``: ``base`` (no SFT, 0 RL steps: just the held-out
-evaluation of the untouched model) and ``trained`` (SFT, then RL).  Prints the three success
+evaluation of the untouched model; a finished one with the same config is reused) and ``trained``
+(SFT, then RL).  Prints the three success
 rates with their standard errors and the RL run's mean seconds per step and time split.  On a
 2-core CPU this is slow (SmolLM2's GRPO step is minutes there): keep it small, or use a GPU
 (``--set device=cuda --set rollout=hf``).
@@ -28,6 +29,12 @@ def stderr(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else 0.0
 
 
+def _finished(run: Path, config) -> bool:
+    """Whether ``run`` holds a finished run of exactly ``config`` (same resolved config file)."""
+    saved = run / "config.yaml"
+    return (run / "summary.json").exists() and saved.exists() and saved.read_text() == config.to_yaml()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="smollm2-sql")
@@ -37,11 +44,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/bench-learn"))
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="extra key=value config overrides")
     args = ap.parse_args()
-    shutil.rmtree(args.out, ignore_errors=True)
     common = [f"test_tasks={args.test_tasks}", "eval_every=0", "checkpoint_every=0", *args.overrides]
-    began = time.perf_counter()
-    base_dir = train(load_config(preset=args.preset, overrides=[*common, "sft=null", "steps=0", f"out_dir={args.out / 'base'}"]))
-    base_s = time.perf_counter() - began
+    base_cfg = load_config(preset=args.preset, overrides=[*common, "sft=null", "steps=0", f"out_dir={args.out / 'base'}"])
+    base_dir, base_s = args.out / "base", 0.0
+    if _finished(base_dir, base_cfg):  # the untouched model's evaluation is slow and does not change: reuse it
+        print(f"reusing the base model's evaluation in {base_dir}")
+    else:
+        shutil.rmtree(base_dir, ignore_errors=True)
+        began = time.perf_counter()
+        train(base_cfg)
+        base_s = time.perf_counter() - began
+    shutil.rmtree(args.out / "trained", ignore_errors=True)
     began = time.perf_counter()
     trained = train(load_config(preset=args.preset, overrides=[
         *common, f"sft.steps={args.sft_steps}", f"steps={args.rl_steps}", f"out_dir={args.out / 'trained'}"]))
