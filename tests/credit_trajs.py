@@ -1,6 +1,8 @@
-"""Hand-built trajectories for the credit-method tests (no env, no model)."""
+"""Hand-built trajectories for the credit-method tests (no env, no model), and a probe-call counter."""
 
 from __future__ import annotations
+
+import contextlib
 
 from agents.trajectory import Trajectory, Turn
 
@@ -32,3 +34,20 @@ def traj(
     return Trajectory(env_id="turngym/Test-v0", task_id=task, split="train", sample=sample, messages=[{"role": "user", "content": "q"}],
                       turns=out, reset_info={"state_key": start, "answer": "42"}, failed=failed,
                       finish_reason="error" if failed else ("max_turns" if truncated else "stop"))
+
+
+@contextlib.contextmanager
+def counting_score_answers(policy):
+    """Record how many probes each ``policy.score_answers`` call gets (the list yielded), then restore it."""
+    calls: list[int] = []
+    original = policy.score_answers
+
+    async def counting(prefixes, answers):
+        calls.append(len(prefixes))
+        return await original(prefixes, answers)
+
+    policy.score_answers = counting
+    try:
+        yield calls
+    finally:
+        del policy.score_answers

@@ -18,6 +18,7 @@ from agents.hf_policy import HFPolicy  # noqa: E402
 from agents.policy import SamplingParams  # noqa: E402
 from agents.rollout import Episode, RolloutConfig, rollout  # noqa: E402
 from envs import make  # noqa: E402
+from tests.credit_trajs import counting_score_answers  # noqa: E402
 from trainers.signals import _probe_row, answer_probes, compute_signals_many  # noqa: E402
 
 ENV = "turngym/Lookup-v0"
@@ -93,18 +94,8 @@ def test_small_token_budgets_split_the_rows_into_passes_with_the_same_scores(gro
 def test_probe_methods_are_named_and_probe_cache_false_scores_from_scratch(groups, policy):
     with pytest.raises(ValueError, match="probe method must be one of"):
         scores(groups, policy, "fast")
-    calls = []
-    original = policy.score_answers
-
-    async def counting(prefixes, answers):
-        calls.append(len(prefixes))
-        return await original(prefixes, answers)
-
-    policy.score_answers = counting
-    try:
+    with counting_score_answers(policy) as calls:
         compute_signals_many({"answer_probe"}, groups, policy=policy, probe_cache=False)
         assert calls == [12]  # 2 x (1 + 2 + 3) probes in one score_answers call
         compute_signals_many({"answer_probe"}, groups, policy=policy)
         assert calls == [12]  # the default (packed) never goes through score_answers
-    finally:
-        del policy.score_answers

@@ -14,6 +14,7 @@ pytest.importorskip("transformers")
 from agents.hf_policy import HFPolicy
 from agents.models import write_tiny
 from agents.trajectory import Trajectory, Turn
+from tests.credit_trajs import counting_score_answers
 from trainers.credit import get_credit
 from trainers.signals import compute_signals, compute_signals_many, probe_requests
 
@@ -49,18 +50,8 @@ def test_probe_prefixes_are_the_ids_before_each_turn_with_the_template_lead(hf):
 def test_answer_probes_equal_a_direct_forward_pass_and_batch_all_groups_in_one_call(hf):
     a, b = token_traj([[60, 61], [62]], 1.0), token_traj([[63]], 0.0, answer="none", sample=1)
     c = token_traj([[64, 65, 66]], 1.0)
-    calls = []
-    original = hf.score_answers
-
-    async def counting(prefixes, answers):
-        calls.append(len(prefixes))
-        return await original(prefixes, answers)
-
-    hf.score_answers = counting
-    try:
+    with counting_score_answers(hf) as calls:
         signals = compute_signals_many({"answer_probe"}, [[a, b], [c]], policy=hf, probe_cache=False)
-    finally:
-        del hf.score_answers
     assert calls == [4]  # 2 + 1 probes of the first group, 1 of the second: one call
     enc = hf.renderer.encode
     assert signals[0].answer_logprobs[0] == pytest.approx([

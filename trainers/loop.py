@@ -255,7 +255,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             start = 0
             if config.eval_every:  # the curve's first point: held-out success before any RL step
                 res = trainer.evaluate(config.eval_split, config.eval_tasks)
-                metrics.log(0, {"episodes": 0, **{f"val/{k}": v for k, v in res.items() if isinstance(v, (int, float))}})
+                metrics.log(0, {"episodes": 0, **_val_row(res)})
             save_checkpoint(run_dir, 0, RunState(trainer), _extra(trainer))
         else:
             start = int(state["step"])
@@ -271,7 +271,7 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                 row = trainer.step(step)
                 if config.eval_every and step % config.eval_every == 0:
                     res = trainer.evaluate(config.eval_split, config.eval_tasks)
-                    row.update({f"val/{k}": v for k, v in res.items() if isinstance(v, (int, float))})
+                    row.update(_val_row(res))
                 metrics.log(step, row)
                 bar.update(job, advance=1, info=f"reward {row['reward']:.2f} success {row['success']:.2f}"
                                                  f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
@@ -287,6 +287,11 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         metrics.close()
         trainer.close()
     return run_dir
+
+
+def _val_row(results: dict[str, Any]) -> dict[str, float]:
+    """An evaluation's numeric results as ``val/*`` metrics."""
+    return {f"val/{k}": v for k, v in results.items() if isinstance(v, (int, float))}
 
 
 class RunState:
