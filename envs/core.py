@@ -181,6 +181,8 @@ class ToolEnv(gym.Env[list, str]):
         """Called by an episode-ending tool: record the task score and any extra info keys."""
         if not 0.0 <= outcome <= 1.0:
             raise ValueError(f"outcome must lie in [0, 1], got {outcome}")
+        if reserved := RESERVED_INFO_KEYS & extra.keys():  # a family's extras must not overwrite the score or step info
+            raise ValueError(f"finish(): {sorted(reserved)} are set by ToolEnv, not passed as extra info keys")
         self._result = {"outcome": float(outcome), "success": outcome >= 1.0, **extra}
 
     @functools.cached_property
@@ -233,6 +235,9 @@ class ToolEnv(gym.Env[list, str]):
 
 
 MIN_OBSERVATION_CHARS = 100
+# info keys ToolEnv sets itself (every step's and the end's); finish() refuses them as extras
+RESERVED_INFO_KEYS = frozenset({"task_id", "turn", "valid_action", "invalid_actions", "tool_calls", "tool_errors",
+                                "state_key", "outcome", "success", "answer", "truncated_by", "ended_by"})
 
 
 def cap_text(text: str, limit: int) -> str:

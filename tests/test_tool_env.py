@@ -113,6 +113,15 @@ def test_tool_error_does_not_end_the_episode(env):
     assert not terminated and info["tool_errors"] == 1
 
 
+@pytest.mark.parametrize("key", ["outcome", "success", "answer", "turn"])
+def test_finish_refuses_extras_that_would_overwrite_the_score_or_step_info(env, key):
+    env.reset(options={"task": "train0"})
+    with pytest.raises(ValueError, match=rf"\['{key}'\] are set by ToolEnv"):
+        env.finish(0.0, **{key: 1.0})
+    env.finish(0.0, answered=7)  # a family's own keys are fine
+    assert env._result == {"outcome": 0.0, "success": False, "answered": 7}
+
+
 def test_structured_action_keeps_the_call_id(env):
     env.reset(options={"task": "train0"})
     obs, *_ = env.step(ToolCall(name="add", arguments={"a": 1, "b": 1}, id="call_7"))
