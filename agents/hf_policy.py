@@ -9,6 +9,10 @@ Requests from concurrent episodes are gathered into one batched ``generate`` (le
 calls that arrive within ``batch_wait`` seconds with the same sampling settings share a batch
 of up to ``max_batch``.  Per-request seeds cannot be honoured inside a batch; the batch is
 seeded with its first request's seed.
+
+``autocast`` (e.g. ``"bfloat16"``) runs sampling and scoring under ``torch.autocast``: a trainer
+on CUDA that keeps fp32 master weights and computes in bf16 passes it, so the sampler computes
+the way the learner does (and at bf16 speed) while sharing the learner's module.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class HFPolicy:
     def __init__(
         self, model: str | os.PathLike, *, device: str = "auto", dtype: str | None = None, max_batch: int = 16,
         batch_wait: float = 0.02, max_model_len: int | None = None, tool_role: str = "auto", model_obj=None,
+        autocast: str | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM
@@ -43,9 +48,10 @@ class HFPolicy:
         self.model_dir = resolve_model(model)
         self.renderer = load_renderer(self.model_dir, tool_role=tool_role)
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device == "cuda" else torch.float32)
+        torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
         self.model = model_obj or AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch_dtype).to(self.device)
         self.model.eval()
+        self.autocast = getattr(torch, autocast) if autocast else None
         self.name = f"hf:{self.model_dir.name}"
         self.policy_version = 0  # the trainer bumps it after each weight update; completions carry it
         self.max_batch = max_batch
@@ -140,7 +146,7 @@ class HFPolicy:
             top_p=None if greedy else sampling.top_p, top_k=None if greedy else 0, eos_token_id=sorted(self.renderer.stop_ids),
             pad_token_id=self.pad_id, return_dict_in_generate=True, output_logits=True,
         )
-        with self._lock, torch.no_grad():
+        with self._lock, torch.no_grad(), self._autocast():
             version = self.policy_version  # the weights this batch samples with
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
@@ -165,6 +171,11 @@ class HFPolicy:
             ))
         return results
 
+    def _autocast(self):
+        import torch
+
+        return torch.autocast(self.device.split(":")[0], dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None)
+
     def forward_logprobs(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
         """log p(ids[i] | ids[:i]) for i >= 1, per sequence, from one right-padded forward pass."""
         import torch
@@ -175,7 +186,7 @@ class HFPolicy:
         for row, s in enumerate(sequences):
             input_ids[row, : len(s)] = torch.tensor(list(s), dtype=torch.long)
             attention[row, : len(s)] = 1
-        with self._lock, torch.no_grad():
+        with self._lock, torch.no_grad(), self._autocast():
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)).logits
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:].to(self.device).unsqueeze(-1))
         logp = logp.squeeze(-1).cpu()

@@ -98,7 +98,8 @@ class Trainer:
             from trainers.lockstep import LockstepPolicy
 
             inner = HFPolicy(self.learner.model_dir, model_obj=self.learner.model, device=self.learner.device,
-                             max_batch=max(16, cfg.group_size * cfg.tasks_per_step))
+                             max_batch=max(16, cfg.group_size * cfg.tasks_per_step),
+                             autocast="bfloat16" if self.learner.autocast else None)  # sample as the learner computes
             return LockstepPolicy(inner), sync.SharedModuleSync(inner)
         from agents.vllm_policy import VLLMPolicy
 
