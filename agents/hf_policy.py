@@ -43,11 +43,11 @@ class HFPolicy:
         import torch
         from transformers import AutoModelForCausalLM
 
-        from agents.models import resolve_model
+        from agents.models import pick_device, resolve_model
 
         self.model_dir = resolve_model(model)
         self.renderer = load_renderer(self.model_dir, tool_role=tool_role)
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = pick_device(device)
         torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
         self.model = model_obj or AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch_dtype).to(self.device)
         self.model.eval()
@@ -172,9 +172,9 @@ class HFPolicy:
         return results
 
     def _autocast(self):
-        import torch
+        from agents.models import autocast
 
-        return torch.autocast(self.device.split(":")[0], dtype=self.autocast or torch.bfloat16, enabled=self.autocast is not None)
+        return autocast(self.device, self.autocast)
 
     def forward_logprobs(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
         """log p(ids[i] | ids[:i]) for i >= 1, per sequence, from one right-padded forward pass."""

@@ -74,6 +74,20 @@ Click the button labelled OK. Type your name into the text box, then press submi
 """
 
 
+def pick_device(device: str = "auto") -> str:
+    """``auto``: ``cuda`` when torch sees a GPU, else ``cpu``; any other value as given."""
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def autocast(device: str, dtype=None):
+    """``torch.autocast`` on ``device``'s type computing in ``dtype`` (a torch dtype); off when ``dtype`` is None."""
+    import torch
+
+    return torch.autocast(device.split(":")[0], dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
 def cache_dir() -> Path:
     from envs.tasks import cache_root
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from agents.models import autocast, pick_device, resolve_model
 from trainers.batch import TokenBatch
 from trainers.losses import (
     aggregate,
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from trainers.config import LoraConfig, LossConfig, OptimConfig
 
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json")
-
-
-def pick_device(device: str = "auto") -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
 
 
 def lr_lambda(warmup_steps: int, schedule: str, total_steps: int | None):
@@ -71,7 +68,6 @@ class Learner:
                  seed: int = 0, total_steps: int | None = None):
         from transformers import AutoModelForCausalLM
 
-        from agents.models import resolve_model
         from trainers.config import OptimConfig
 
         torch.manual_seed(seed)
@@ -124,7 +120,7 @@ class Learner:
 
     # -- forward passes ------------------------------------------------------------------------
     def _autocast(self):
-        return torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast)
+        return autocast(self.device, torch.bfloat16 if self.autocast else None)
 
     def _forward(self, mb: TokenBatch, *, entropy: bool = False, model=None):
         ids = mb.input_ids.to(self.device)
