@@ -99,3 +99,33 @@ def test_probe_methods_are_named_and_probe_cache_false_scores_from_scratch(group
         assert calls == [12]  # 2 x (1 + 2 + 3) probes in one score_answers call
         compute_signals_many({"answer_probe"}, groups, policy=policy)
         assert calls == [12]  # the default (packed) never goes through score_answers
+
+
+def test_probes_score_the_sampling_temperature(groups, policy):
+    """IGPO's p_t is the sampling policy's: at T = 0.6 every in-process path scores log softmax(z / 0.6),
+    and the scratch path (a server's prompt logprobs at T = 1) refuses rather than mixing temperatures."""
+    from agents.tokens import answer_probe_ids
+    from trainers.signals import probe_requests
+
+    expected = []
+    for group in groups:
+        rows = []
+        for traj in group:
+            probes = [answer_probe_ids(policy.renderer, p, a) for p, a in probe_requests([traj], policy.renderer)]
+            row = []
+            for ids, start in probes:
+                with torch.no_grad():
+                    logits = policy.model(input_ids=torch.tensor([ids])).logits[0, :-1] / 0.6
+                lp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
+                row.append(float(lp[start - 1:].mean()))
+            rows.append(row)
+        expected.append(rows)
+    for method in ("packed", "kv_cache"):
+        got = scores(groups, policy, method, temperature=0.6)
+        for g_got, g_exp in zip(got, expected):
+            for r_got, r_exp in zip(g_got, g_exp):
+                assert r_got == pytest.approx(r_exp, abs=1e-4)
+    at_one = scores(groups, policy, "packed")
+    assert at_one[2][0] != pytest.approx(expected[2][0], abs=1e-3)  # the temperature changes the scores
+    with pytest.raises(ValueError, match="temperature"):
+        scores(groups, policy, "scratch", temperature=0.6)

@@ -3,18 +3,30 @@ and the policy update on a :class:`~trainers.batch.TokenBatch`.
 
 * CPU: fp32.  CUDA with ``dtype=None``: fp32 master weights and AdamW state, forward/backward
   under bf16 autocast (pure bf16 weights would round away updates of lr ~1e-6); an explicit
-  ``dtype`` loads the weights in it, without autocast.  Logprobs and losses are always fp32.
+  ``dtype`` loads the weights in it, without autocast.  The output head, log-softmax and losses
+  are always fp32.
+* Every RL-side logprob (π_θ, π_old, the KL reference, entropies) is log π_T of the **sampling
+  temperature** ``temperature`` (logits / T), the distribution the sampler drew from and reports
+  (vLLM's processed logprobs, ``HFPolicy``): see :mod:`trainers.logprobs`, which also keeps memory
+  flat in V (the head runs only on sampled targets, in checkpointed chunks).  SFT scores T = 1.
 * ``step(batch, loss_cfg, micro_batch)``: one optimizer step.  The batch is cut into micro-batches;
   each micro loss divides by the *whole* batch's normalizer (tokens for token-mean, sequences for
   the seq-mean modes), so the accumulated gradient equals the full-batch loss's gradient for every
-  aggregation mode.  π_old is the model before the first update on a batch: taken from the same
-  forward pass (detached) when ``batch.old_logprobs`` is None, then kept on the batch for further
-  updates (``updates_per_batch > 1``).  Optional k3 KL to a frozen reference (LoRA: the base with
-  the adapter off; full fine-tune: a frozen copy of the initial weights).
+  aggregation mode.  π_old is the model before the first update on a batch, without dropout: taken
+  from the same forward pass (detached) when the model has no active dropout, else from a separate
+  eval-mode pass; then kept on the batch for further updates (``updates_per_batch > 1``).
+* The KL reference (``ref_model=True``) is the model RL starts from: the weights at construction
+  until :meth:`freeze_reference` (the loop calls it after the SFT warm start).  Full fine-tune: a
+  frozen copy; LoRA: the base with the adapter off until frozen, then a second, frozen adapter
+  holding the adapter's weights at that moment.  :meth:`reference_state` /
+  :meth:`load_reference_state` carry it across a resume.
+* The lr schedule counts RL steps: with ``updates_per_step`` optimizer updates per RL step, warm-up
+  and horizon are stretched by that factor, so ``warmup_steps``/``total_steps`` mean RL steps.
 * ``sft_step(batch, micro_batch)``: mean negative log-likelihood of the sampled (assistant) tokens.
 * ``save_weights(dir)``: a loadable transformers folder (LoRA merged into a copy) with the source
   model's tokenizer files, or ``merged=False``: the adapter alone.
-* ``state_dict()`` / ``load_state_dict()``: trainable weights, optimizer, scheduler, step count.
+* ``state_dict()`` / ``load_state_dict()``: trainable weights, optimizer (copied to the host
+  first: no second copy on the device), scheduler, step count.
 """
 
 from __future__ import annotations
@@ -31,18 +43,15 @@ import torch
 
 from agents.models import autocast, pick_device, resolve_model
 from trainers.batch import TokenBatch
-from trainers.losses import (
-    aggregate,
-    entropy_from_logits,
-    kl_k3,
-    normalizer,
-    policy_loss,
-    token_logprobs_from_logits,
-)
+from trainers.logprobs import effective_temperature, token_logprobs
+from trainers.losses import aggregate, kl_penalty, normalizer, policy_loss
 
 if TYPE_CHECKING:
     from trainers.config import LoraConfig, LossConfig, OptimConfig
 
+REFERENCE_ADAPTER = "reference"  # LoRA: the frozen adapter of the KL reference (see freeze_reference)
+_DROPOUT_KEYS = ("attention_dropout", "hidden_dropout", "dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+                 "hidden_dropout_prob", "attention_probs_dropout_prob")
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "config.json")
 
 
@@ -51,7 +60,7 @@ def lr_lambda(warmup_steps: int, schedule: str, total_steps: int | None):
     if schedule != "constant" and total_steps is None:
         raise ValueError(f"schedule {schedule!r} needs total_steps")
 
-    def factor(s: int) -> float:
+    def factor(s: int) -> float:  # s counts scheduler steps (optimizer updates)
         if s < warmup_steps:
             return (s + 1) / warmup_steps
         if schedule == "constant":
@@ -62,10 +71,22 @@ def lr_lambda(warmup_steps: int, schedule: str, total_steps: int | None):
     return factor
 
 
+def host_copy(obj):
+    """A copy of ``obj`` (tensors, dicts, lists, tuples of them) with every tensor on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: host_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(host_copy(v) for v in obj)
+    return copy.copy(obj)
+
+
 class Learner:
     def __init__(self, model: str | os.PathLike, *, device: str = "auto", dtype: str | None = None,
                  lora: LoraConfig | None = None, optim: OptimConfig | None = None, ref_model: bool = False,
-                 seed: int = 0, total_steps: int | None = None):
+                 seed: int = 0, total_steps: int | None = None, temperature: float | None = 1.0,
+                 updates_per_step: int = 1):
         from transformers import AutoModelForCausalLM
 
         from trainers.config import OptimConfig
@@ -75,6 +96,7 @@ class Learner:
         self.device = pick_device(device)
         self.dtype = getattr(torch, dtype) if dtype else torch.float32
         self.autocast = dtype is None and self.device.startswith("cuda")  # bf16 compute, fp32 master weights
+        self.temperature = effective_temperature(temperature)
         base = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=self.dtype).to(self.device)
         self.lora = lora
         if lora is not None:
@@ -88,27 +110,32 @@ class Learner:
         self.model = base
         self.model.eval()  # no dropout in rollouts that share this module; step() switches to train mode
         self._ref = None
+        self.has_ref = ref_model
         if ref_model and lora is None:
             self._ref = copy.deepcopy(self.model).eval().requires_grad_(False)
-        self.has_ref = ref_model
         cfg = self.model.config
         pad = getattr(cfg, "pad_token_id", None)
         eos = getattr(cfg, "eos_token_id", None)
         self.pad_id = int(pad if pad is not None else (eos[0] if isinstance(eos, list) else eos or 0))
         self.total_steps = total_steps
+        self.updates_per_step = updates_per_step
         self.reset_optimizer(optim or OptimConfig())
 
     # -- optimizer -----------------------------------------------------------------------------
-    def reset_optimizer(self, optim: OptimConfig, total_steps: int | None = None) -> None:
-        """A fresh AdamW + schedule (e.g. between the SFT warm start and RL)."""
+    def reset_optimizer(self, optim: OptimConfig, total_steps: int | None = None, updates_per_step: int | None = None) -> None:
+        """A fresh AdamW + schedule (e.g. between the SFT warm start and RL); steps count RL steps of
+        ``updates_per_step`` updates each (SFT: 1)."""
         self.optim_cfg = optim
         if total_steps is not None:
             self.total_steps = total_steps
+        if updates_per_step is not None:
+            self.updates_per_step = updates_per_step
+        u = self.updates_per_step
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps,
                                            weight_decay=optim.weight_decay, foreach=True)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(optim.warmup_steps, optim.schedule, self.total_steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(
+            optim.warmup_steps * u, optim.schedule, None if self.total_steps is None else self.total_steps * u))
         self.steps_done = 0
 
     @property
@@ -122,39 +149,93 @@ class Learner:
     def _autocast(self):
         return autocast(self.device, torch.bfloat16 if self.autocast else None)
 
-    def _forward(self, mb: TokenBatch, *, entropy: bool = False, model=None):
-        ids = mb.input_ids.to(self.device)
+    def _dropout_free(self) -> bool:
+        """True when train mode computes exactly what eval mode does (no dropout module or config rate > 0)."""
+        cfg = self.model.config
+        if any(float(getattr(cfg, k, 0.0) or 0.0) > 0 for k in _DROPOUT_KEYS):
+            return False
+        return not any((isinstance(m, torch.nn.Dropout) and m.p > 0) or float(getattr(m, "attention_dropout", 0.0) or 0.0) > 0
+                       for m in self.model.modules())
+
+    def _forward(self, mb: TokenBatch, *, select: torch.Tensor | None, temperature: float, stats: bool = False,
+                 model=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         with self._autocast():
-            logits = (model or self.model)(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
-        logp = token_logprobs_from_logits(logits, ids[:, 1:])
-        ent = None
-        if entropy:
-            with torch.no_grad():
-                mask = mb.loss_mask.to(self.device) > 0
-                ent = torch.zeros_like(logp)
-                ent[mask] = entropy_from_logits(logits.detach()[mask])
-        return logp, ent
+            return token_logprobs(model or self.model, mb.input_ids.to(self.device), mb.attention_mask.to(self.device),
+                                  None if select is None else select.to(self.device), temperature, stats=stats)
 
     def token_logprobs(self, batch: TokenBatch, grad: bool = False, *, micro_batch: int | None = None,
-                       entropy: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Per-target logprobs ``[B, L-1]`` (and entropies on sampled targets when asked), on CPU."""
-        micro = batch.micro_batches(micro_batch or batch.size)
+                       entropy: bool = False, sampled_only: bool = False,
+                       temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-target log π_T ``[B, L-1]`` (every target, or only sampled ones with ``sampled_only``; 0
+        elsewhere) and, when asked, entropies on sampled targets; on CPU.  ``temperature`` defaults to
+        the learner's sampling temperature."""
+        temp = self.temperature if temperature is None else effective_temperature(temperature)
         logp = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
         ent = torch.zeros_like(logp) if entropy else None
         with torch.set_grad_enabled(grad):
-            for mb in micro:
-                lp, e = self._forward(mb, entropy=entropy)
-                logp[mb.rows, : lp.shape[1]] = lp.detach().float().cpu() if not grad else lp.float().cpu()
-                if entropy:
-                    ent[mb.rows, : e.shape[1]] = e.float().cpu()
+            for mb in batch.micro_batches(micro_batch or batch.size):
+                sampled = mb.loss_mask > 0
+                if entropy and not sampled_only:  # entropies only where sampled: a second, narrower pass
+                    _, st = self._forward(mb, select=sampled, temperature=temp, stats=True)
+                    ent[mb.rows, : st.shape[1]] = st[..., 0].float().cpu()
+                lp, st = self._forward(mb, select=sampled if sampled_only else None, temperature=temp,
+                                       stats=entropy and sampled_only)
+                logp[mb.rows, : lp.shape[1]] = lp.float().cpu() if grad else lp.detach().float().cpu()
+                if entropy and sampled_only:
+                    ent[mb.rows, : st.shape[1]] = st[..., 0].float().cpu()
         return logp, ent
 
-    def _ref_logprobs(self, mb: TokenBatch) -> torch.Tensor:
+    def _ref_logprobs(self, mb: TokenBatch, select: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             if self._ref is not None:
-                return self._forward(mb, model=self._ref)[0]
-            with self.model.disable_adapter():  # LoRA: the base model is the reference
-                return self._forward(mb)[0]
+                return self._forward(mb, select=select, temperature=self.temperature, model=self._ref)[0]
+            if REFERENCE_ADAPTER in getattr(self.model, "peft_config", {}):
+                self.model.set_adapter(REFERENCE_ADAPTER)
+                try:
+                    return self._forward(mb, select=select, temperature=self.temperature)[0]
+                finally:
+                    self._activate_policy_adapter()
+            with self.model.disable_adapter():  # LoRA before freeze_reference: the base model is the reference
+                return self._forward(mb, select=select, temperature=self.temperature)[0]
+
+    # -- the KL reference ----------------------------------------------------------------------
+    def _activate_policy_adapter(self) -> None:
+        self.model.set_adapter("default")  # peft marks the active adapter trainable and the others frozen
+        for name, p in self.model.named_parameters():
+            if f".{REFERENCE_ADAPTER}." in name:
+                p.requires_grad_(False)
+
+    def freeze_reference(self) -> None:
+        """Make the current weights the KL reference (no-op without ``ref_model``): the model RL starts from."""
+        if not self.has_ref:
+            return
+        if self.lora is None:
+            self._ref.load_state_dict(self.model.state_dict())
+            return
+        from peft import get_peft_model_state_dict
+
+        self.load_reference_state({"adapter": get_peft_model_state_dict(self.model, adapter_name="default")})
+
+    def reference_state(self) -> dict | None:
+        """What :meth:`load_reference_state` needs to rebuild the reference (None: no reference, or LoRA's base)."""
+        if self._ref is not None:
+            return {"model": host_copy(self._ref.state_dict())}
+        if self.lora is not None and REFERENCE_ADAPTER in getattr(self.model, "peft_config", {}):
+            from peft import get_peft_model_state_dict
+
+            return {"adapter": host_copy(get_peft_model_state_dict(self.model, adapter_name=REFERENCE_ADAPTER))}
+        return None
+
+    def load_reference_state(self, state: dict) -> None:
+        if "model" in state:
+            self._ref.load_state_dict(state["model"])
+            return
+        from peft import set_peft_model_state_dict
+
+        if REFERENCE_ADAPTER not in self.model.peft_config:
+            self.model.add_adapter(REFERENCE_ADAPTER, copy.deepcopy(self.model.peft_config["default"]))
+        set_peft_model_state_dict(self.model, state["adapter"], adapter_name=REFERENCE_ADAPTER)
+        self._activate_policy_adapter()
 
     # -- updates -------------------------------------------------------------------------------
     def _finish_step(self, t0: float, metrics: dict[str, float]) -> dict[str, float]:
@@ -185,6 +266,8 @@ class Learner:
             return {"skipped": 1.0, "tokens": 0.0}
         if loss_cfg.kl_coef > 0 and not self.has_ref:
             raise ValueError("loss.kl_coef > 0 needs a reference model: build the Learner with ref_model=True")
+        if batch.old_logprobs is None and not self._dropout_free():  # π_old without dropout noise
+            batch.old_logprobs = self.token_logprobs(batch, micro_batch=micro_batch, sampled_only=True)[0]
         first_update = batch.old_logprobs is None
         if first_update:
             batch.old_logprobs = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
@@ -195,7 +278,7 @@ class Learner:
         try:
             for mb in batch.micro_batches(micro_batch, by_length=True):
                 mask = mb.loss_mask.to(self.device)
-                logp, ent = self._forward(mb, entropy=entropy)
+                logp, st = self._forward(mb, select=mask > 0, temperature=self.temperature, stats=entropy)
                 if first_update:  # π_old = the weights before this batch's first update: this very pass
                     old = logp.detach()
                     batch.old_logprobs[mb.rows, : old.shape[1]] = old.float().cpu()
@@ -208,7 +291,7 @@ class Learner:
                     agg_constant=loss_cfg.agg_constant, rollout_logp=rollout, tis_cap=loss_cfg.tis_cap, norm=norm,
                 )
                 if loss_cfg.kl_coef > 0:
-                    kl = kl_k3(logp, self._ref_logprobs(mb))
+                    kl = kl_penalty(logp, self._ref_logprobs(mb, mask > 0), loss_cfg.kl_estimator)
                     loss = loss + loss_cfg.kl_coef * aggregate(kl, mask, loss_cfg.agg, loss_cfg.agg_constant, norm)
                     kl_sum += float((kl.detach() * mask).sum())
                 loss.backward()
@@ -216,8 +299,8 @@ class Learner:
                 n = float(mask.sum())
                 for k, v in m.items():
                     sums[k] = sums.get(k, 0.0) + v * n
-                if ent is not None:
-                    ent_sum += float((ent * mask).sum())
+                if st is not None:
+                    ent_sum += float((st[..., 0] * mask).sum())
         finally:
             self.model.eval()
         metrics = {k: v / sampled for k, v in sums.items()}
@@ -229,7 +312,7 @@ class Learner:
         return metrics
 
     def sft_step(self, batch: TokenBatch, micro_batch: int) -> dict[str, float]:
-        """One supervised step: token-mean NLL of the sampled tokens, weighted by ``batch.advantages``."""
+        """One supervised step: token-mean NLL (T = 1) of the sampled tokens, weighted by ``batch.advantages``."""
         t0 = time.perf_counter()
         sampled = batch.num_sampled
         if sampled == 0:
@@ -239,14 +322,11 @@ class Learner:
         try:
             for mb in batch.micro_batches(micro_batch, by_length=True):
                 mask = mb.loss_mask.to(self.device)
-                ids = mb.input_ids.to(self.device)
-                with self._autocast():
-                    logits = self.model(input_ids=ids, attention_mask=mb.attention_mask.to(self.device)).logits[:, :-1]
-                logp = token_logprobs_from_logits(logits, ids[:, 1:])
+                logp, st = self._forward(mb, select=mask > 0, temperature=1.0, stats=True)
                 loss = aggregate(-logp * mb.advantages.to(self.device), mask, "token-mean", norm=sampled)
                 loss.backward()
                 total += float(loss.detach())
-                correct += float(((logits.detach().argmax(-1) == ids[:, 1:]).float() * mask).sum())
+                correct += float((st[..., 1] * mask).sum())
         finally:
             self.model.eval()
         metrics = {"loss": total, "token_accuracy": correct / sampled, "tokens": float(sampled),
@@ -259,9 +339,14 @@ class Learner:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if self.lora is not None and merged:
-            full = copy.deepcopy(self.model).merge_and_unload()
+            full = copy.deepcopy(self.model)
+            if REFERENCE_ADAPTER in full.peft_config:
+                full.delete_adapter(REFERENCE_ADAPTER)
+            full = full.merge_and_unload()
             full.save_pretrained(out, safe_serialization=True)
             del full
+        elif self.lora is not None:  # the policy's adapter only, not the frozen reference
+            self.model.save_pretrained(out, safe_serialization=True, selected_adapters=["default"])
         else:
             self.model.save_pretrained(out, safe_serialization=True)
         if tokenizer:
@@ -282,7 +367,7 @@ class Learner:
         """A snapshot (copies, not views: later steps do not change it)."""
         return {
             "model": {k: v.detach().to("cpu", copy=True) for k, v in self._trainable_state().items()},
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "optimizer": host_copy(self.optimizer.state_dict()),  # to the host first: no device-side deep copy
             "scheduler": self.scheduler.state_dict(),
             "steps_done": self.steps_done,
         }

@@ -17,7 +17,18 @@ S counts sequences with at least one masked token.  ``normalizer`` replaces the 
 (Σ m, or S) so that micro-batches of one batch each divide by the *whole* batch's count and
 their gradients add up to the full batch's (see :func:`normalizer`).
 
-k3 KL to a reference: r = ref_logp − logp, KL ≈ exp(r) − r − 1 (≥ 0, unbiased for KL(π‖ref)).
+KL penalty to a reference, per sampled token with r = ref_logp − logp (``kl_penalty``; Schulman's
+estimators, as in TRAINING.md).  Tokens are drawn from π, and the penalty is differentiated as is
+(no reweighting), so *value* and *gradient* estimate different things:
+
+    k1 = −r             value: KL(π‖ref) unbiased    gradient: E[∇k1] = 0 (only a
+                        baseline-free score term; it does not pull π toward ref on its own)
+    k2 = r² / 2         value: biased, ≥ 0           gradient: ∇KL(π‖ref) exactly (on-policy)
+    k3 = e^r − r − 1    value: KL(π‖ref) unbiased, ≥ 0
+                        gradient: E[(1 − ref/π)∇log π] = −Σ ref ∇log π = ∇KL(ref‖π) (the reverse KL)
+
+k3 is the default (GRPO, verl's ``low_var_kl``): it penalises the reverse KL(ref‖π); choose k2 for
+the gradient of KL(π‖ref).
 Metrics: clip fractions (``clip_frac_low``: A < 0 and ρ < 1 − clip_low; ``clip_frac_high``:
 A > 0 and ρ > 1 + clip_high; ``dual_clip_frac``), ``ratio_mean``, ``approx_kl`` (k3 of π_old vs
 π_θ), ``tis_weight_mean``: token means over the mask, as Python floats.
@@ -100,10 +111,25 @@ def policy_loss(
     return aggregate(loss, mask, agg, agg_constant, norm), metrics
 
 
-def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 estimate of KL(π_θ ‖ π_ref): exp(r) − r − 1 with r = ref_logp − logp (r clamped to ±20)."""
+KL_ESTIMATORS = ("k1", "k2", "k3")
+
+
+def kl_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, estimator: str = "k3") -> torch.Tensor:
+    """Per-token KL penalty ``estimator`` of r = ref_logp − logp (see the module docstring for what
+    each one's value and gradient estimate); r clamped to ±20."""
     r = (ref_logp - logp).clamp(-20.0, 20.0)
-    return torch.exp(r) - r - 1.0
+    if estimator == "k1":
+        return -r
+    if estimator == "k2":
+        return 0.5 * r * r
+    if estimator == "k3":
+        return torch.exp(r) - r - 1.0
+    raise ValueError(f"unknown KL estimator {estimator!r}; use one of {KL_ESTIMATORS}")
+
+
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
+    """k3: exp(r) − r − 1; its value estimates KL(π‖ref), its gradient ∇KL(ref‖π) (module docstring)."""
+    return kl_penalty(logp, ref_logp, "k3")
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:

@@ -73,7 +73,7 @@ def _forward_params(model: Any) -> Any:
 
 
 def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int]],
-                        lock: Any = None) -> list[float]:
+                        lock: Any = None, temperature: float = 1.0) -> list[float]:
     """Probes of one trajectory from one forward pass and its KV cache (an in-process HF model).
 
     ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead then the
@@ -90,14 +90,15 @@ def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], c
     with torch.no_grad(), lock if lock is not None else contextlib.nullcontext():
         cache = DynamicCache()
         run = torch.tensor([list(ids[:starts[-1]])], device=device)
-        full = model(input_ids=run, use_cache=True, **{cache_arg: cache}).logits[0].float()
+        full = model(input_ids=run, use_cache=True, **{cache_arg: cache}).logits[0].float() / temperature
         scores = [0.0] * len(chunks)
         for t in range(len(chunks) - 1, -1, -1):
             chunk, answer_at = chunks[t]
             extra = cache.get_seq_length() - starts[t]
             if extra > 0:
                 cache.crop(-extra)  # a negative count removes that many tokens (transformers 4.x and 5.x alike)
-            logits = model(input_ids=torch.tensor([chunk], device=device), use_cache=True, **{cache_arg: cache}).logits[0].float()
+            logits = model(input_ids=torch.tensor([chunk], device=device), use_cache=True,
+                           **{cache_arg: cache}).logits[0].float() / temperature
             rows = torch.cat([full[starts[t] - 1:starts[t]], logits[:-1]])  # row j predicts chunk[j]
             logp = torch.log_softmax(rows, dim=-1).gather(-1, torch.tensor(chunk, device=device).unsqueeze(-1)).squeeze(-1)
             scores[t] = float(logp[answer_at:].mean())
@@ -130,7 +131,7 @@ def _probe_row(ids: Sequence[int], starts: Sequence[int], chunk: Sequence[int]) 
 
 
 def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int]],
-                        token_budget: int = 65536, lock: Any = None) -> list[list[float]]:
+                        token_budget: int = 65536, lock: Any = None, temperature: float = 1.0) -> list[list[float]]:
     """Every probe of many trajectories in a few batched forward passes (an in-process HF model).
 
     ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + answer ids,
@@ -139,7 +140,7 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
     ``p_t − 1`` prefix tokens and causally to itself, with position ids continuing from ``p_t − 1``,
     so chunk t sees exactly what ``prefix_t + chunk`` sees when scored from scratch.  Rows are
     left-padded (a pad sees only pads, no real token sees a pad) so every row's chunks end at the last column and only
-    those columns get logits (``logits_to_keep``).  Rows sorted by length go to forward passes of at
+    those columns get logits (``logits_to_keep``); they are divided by ``temperature`` (log π_T).  Rows sorted by length go to forward passes of at
     most ``token_budget`` padded tokens and :data:`MASK_BUDGET` mask entries (few large passes: on
     a shared CPU each pass pays a fixed cost in thread synchronisation).  Returns the mean log-prob
     of each answer span.
@@ -186,7 +187,7 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
                            use_cache=False, **kwargs).logits[:, -tail:]
         # column k of the tail predicts the token at column k + 1
         targets = input_ids[:, width - tail + 1:].to(device)
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().tolist()
+        logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().tolist()
         for b, i in enumerate(batch):
             tokens, _, chunks = rows[i]
             answer_at, step = items[i][3], len(items[i][2]) + 1
@@ -211,8 +212,14 @@ PROBE_METHODS = ("packed", "kv_cache", "scratch")
 
 
 async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str = "{answer}",
-                        method: str = "packed", token_budget: int = 65536) -> list[list[list[float]]]:
+                        method: str = "packed", token_budget: int = 65536, temperature: float = 1.0,
+                        model: Any = None) -> list[list[list[float]]]:
     """``answer_logprobs`` for each group, all equal to scoring each probe from scratch.
+
+    Probes score log π_T of the sampling ``temperature`` (the policy that samples, as IGPO's p_t
+    asks).  ``model``: an in-process module holding the policy's weights to score with (the trainer
+    passes its learner's, also for vLLM rollouts: after a checked push it equals the server's, and
+    it scores at any temperature); default: the policy's own module when it has one.
 
     ``method``: ``packed`` (an in-process HF model: all probes of all groups in a few batched
     forward passes, :func:`packed_probe_scores`; models whose attention takes no 4-D mask, e.g.
@@ -223,8 +230,11 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
     """
     if method not in PROBE_METHODS:
         raise ValueError(f"probe method must be one of {PROBE_METHODS}, got {method!r}")
-    model = _in_process_model(policy) if method != "scratch" else None
+    model = (model or _in_process_model(policy)) if method != "scratch" else None
     if model is None:
+        if temperature != 1.0:
+            raise ValueError(f"scratch answer probes score through policy.score_answers at T = 1; at temperature "
+                             f"{temperature} pass the in-process model that holds the policy's weights (model=)")
         return await _scratch_probes(groups, policy, probe_template)
     renderer = getattr(policy, "renderer", None) or policy.inner.renderer
     lead, tail = probe_template.split("{answer}", 1)
@@ -242,12 +252,13 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
     scores: list[list[float]] = [[] for _ in items]
     todo = [k for k, item in enumerate(items) if item[1]]  # a trajectory without turns has no probes
     if method == "packed" and todo:
-        done = await asyncio.to_thread(packed_probe_scores, model, [items[k] for k in todo], token_budget, lock)
+        done = await asyncio.to_thread(packed_probe_scores, model, [items[k] for k in todo], token_budget, lock, temperature)
         for k, row in zip(todo, done):
             scores[k] = row
     for k in todo if method == "kv_cache" else []:
         ids, starts, chunk, answer_at = items[k]
-        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at)] * len(starts), lock)
+        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at)] * len(starts), lock,
+                                            temperature)
     return _regroup(groups, scores)
 
 
@@ -292,7 +303,8 @@ def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_b
 
 async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: Sequence[Sequence[Trajectory]], policy: Any = None,
                                 learner: Any = None, estimator: Any = None, probe_template: str = "{answer}",
-                                micro_batch: int = 8, probe_cache: bool = True, probe_method: str = "packed") -> list[Signals]:
+                                micro_batch: int = 8, probe_cache: bool = True, probe_method: str = "packed",
+                                temperature: float = 1.0, probe_model: Any = None) -> list[Signals]:
     """:class:`Signals` for each group, each signal batched over all groups.
 
     ``probe_method`` picks how answer probes are scored (:func:`answer_probes`); ``probe_cache=False``
@@ -304,7 +316,9 @@ async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: S
     if "answer_probe" in needs:
         if policy is None or not hasattr(policy, "score_answers"):
             raise ValueError("answer_probe needs a policy with score_answers (VLLMPolicy or HFPolicy)")
-        for s, rows in zip(out, await answer_probes(groups, policy, probe_template, probe_method if probe_cache else "scratch")):
+        probes = await answer_probes(groups, policy, probe_template, probe_method if probe_cache else "scratch",
+                                     temperature=temperature, model=probe_model)
+        for s, rows in zip(out, probes):
             s.answer_logprobs = rows
     if "entropy" in needs:
         if learner is None:
