@@ -79,7 +79,9 @@ class LossConfig(_Strict):
     agg: Literal["token-mean", "seq-mean-token-sum", "seq-mean-token-mean"] = "token-mean"
     agg_constant: float | None = Field(None, gt=0.0)  # seq-mean-token-sum divides each sum by it (Dr.GRPO)
     tis_cap: float | None = Field(2.0, gt=0.0)  # truncated importance sampling cap C; None: off
-    kl_coef: float = Field(0.0, ge=0.0)  # k3 KL to the frozen initial model; 0: no reference model
+    kl_coef: float = Field(0.0, ge=0.0)  # KL penalty to the model RL starts from (after SFT); 0: no reference model
+    # k3 (default): value ~ KL(π‖ref), gradient ∇KL(ref‖π); k2: gradient ∇KL(π‖ref); k1: value only (trainers.losses)
+    kl_estimator: Literal["k1", "k2", "k3"] = "k3"
 
     @model_validator(mode="after")
     def _constant_needs_token_sum(self) -> LossConfig:
@@ -127,6 +129,13 @@ class TrainConfig(_Strict):
     sampling: SamplingParams = Field(default_factory=lambda: SamplingParams(temperature=1.0, max_tokens=64))
     max_turns: int | None = Field(None, ge=1)  # None: the env's default
     dynamic_sampling: bool = False  # drop groups whose rewards are all equal and draw more tasks
+    # context length of the sampler, the same on both backends (the HF policy and the vLLM server the
+    # loop starts); an episode that fills it ends with finish_reason "length".  None: the model's own
+    max_model_len: int | None = Field(None, ge=16)
+    log_entropy: bool = True  # the update's mean entropy metric (one more softmax per sampled token)
+    # after each push, score a fixed sequence on the sampler and compare with the learner, and check that
+    # every turn of the next batch carries the new policy_version; a mismatch stops the run
+    sync_check: bool = True
     optim: OptimConfig = Field(default_factory=OptimConfig)
     lora: LoraConfig | None = None  # None: full fine-tune
     loss: LossConfig = Field(default_factory=LossConfig)
