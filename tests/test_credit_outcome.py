@@ -67,3 +67,18 @@ def test_reward_is_the_sum_of_step_rewards():
 def test_grpo_rejects_a_bad_eps():
     with pytest.raises(ValueError, match="eps"):
         get_credit("grpo", eps=0.0)
+
+
+def test_every_episode_level_z_score_ranks_the_same_return():
+    """GRPO, GiGPO's episode term and the loop's dynamic-sampling filter all use R = Σ step rewards:
+    a shaped reward moves them alike (GiGPO's step term off with omega = 0)."""
+    from trainers.credit._stats import returns
+
+    shaped = traj(1.0, 2)
+    shaped.turns[0].reward = -0.5  # R = 0.5, outcome 1.0
+    group = [shaped, traj(1.0), traj(0.0)]
+    assert returns(group) == [0.5, 1.0, 0.0]
+    grpo = flat(get_credit("grpo").assign(group))
+    gigpo = flat(get_credit("gigpo", omega=0.0).assign(group))
+    assert gigpo == pytest.approx(grpo, abs=1e-9)
+    assert grpo[0] == pytest.approx(0.0, abs=1e-6)  # R = 0.5 is the group mean

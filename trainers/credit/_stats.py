@@ -17,6 +17,16 @@ if TYPE_CHECKING:
 EPS = 1e-6
 
 
+def returns(group: Sequence[Trajectory]) -> list[float]:
+    """R_i, the sum of the episode's step rewards (turngym envs pay the task score on the last step, so
+    R_i is the outcome plus any shaping an env adds, as in verl-agent's episode reward).
+
+    The one return every episode-level statistic uses: GRPO/Dr.GRPO/RLOO advantages, the episode
+    z-score of GiGPO and EMPG, and the loop's dynamic-sampling filter and reward metric.  (IGPO's
+    last turn and OTC's correctness factor are the task score itself, as their papers define them.)"""
+    return [float(t.total_reward) for t in group]
+
+
 def check_group(group: Sequence[Trajectory]) -> None:
     """Refuse infrastructure failures and empty episodes: the caller must drop them first."""
     for i, traj in enumerate(group):
@@ -46,6 +56,10 @@ def zscore_pooled(rows: Sequence[Sequence[float]], unbiased: bool = False, eps: 
     if len(flat) <= 1:
         std = 1.0
     return [[(v - mean) / (std + eps) for v in row] for row in rows]
+
+
+def mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 def group_zscore(values: Sequence[float], eps: float = EPS) -> list[float]:

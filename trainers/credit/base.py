@@ -54,6 +54,9 @@ class Signals:
 class CreditMethod(Protocol):
     name: ClassVar[str]
     needs: ClassVar[frozenset[str]]
+    # the pseudo-response an answer probe scores, with "{answer}" where the answer goes (IGPO: how
+    # the agent states an answer, e.g. its answer tool call); register_credit gives "{answer}" by default
+    probe_template: str
 
     def assign(self, group: Sequence[Trajectory], signals: Signals | None = None) -> list[list[float]]:
         """One advantage per turn per trajectory of ``group``."""
@@ -71,6 +74,10 @@ def register_credit(cls: type) -> type:
     unknown = set(getattr(cls, "needs", frozenset())) - set(SIGNALS)
     if unknown:
         raise ValueError(f"{cls.__name__}.needs names unknown signals {sorted(unknown)}; known: {list(SIGNALS)}")
+    if not isinstance(getattr(cls, "probe_template", "{answer}"), str) or "{answer}" not in getattr(cls, "probe_template", "{answer}"):
+        raise ValueError(f"{cls.__name__}.probe_template must be a string holding '{{answer}}'")
+    if not hasattr(cls, "probe_template"):
+        cls.probe_template = "{answer}"
     if name in _CREDIT and _CREDIT[name] is not cls:
         raise ValueError(f"credit method {name!r} is already registered by {_CREDIT[name].__name__}")
     _CREDIT[name] = cls

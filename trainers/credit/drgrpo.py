@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from trainers.credit._outcome import mean, returns
+from trainers.credit._stats import mean, returns
 from trainers.credit.base import Signals, broadcast, register_credit
 
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from trainers.credit._stats import EPS, check_group, group_zscore
+from trainers.credit._stats import EPS, check_group, returns, group_zscore
 from trainers.credit.base import Signals, register_credit
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class EMPG:
         norm = [[(float(v) - lo) / span if span > 0 else 0.0 for v in row] for row in entropy]
         weights = [math.exp(-self.k * v) for row in norm for v in row]
         mean_w = sum(weights) / len(weights)
-        episode = group_zscore([t.outcome for t in group], self.eps)
+        episode = group_zscore(returns(group), self.eps)
         out = []
         for a_i, row in zip(episode, norm):
             adv = []

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from trainers.credit._stats import EPS, check_group, discounted_returns, group_zscore, mean_std
+from trainers.credit._stats import EPS, check_group, returns, discounted_returns, group_zscore, mean_std
 from trainers.credit.base import Signals, register_credit
 
 if TYPE_CHECKING:
@@ -79,6 +79,6 @@ class GiGPO:
 
     def assign(self, group: Sequence[Trajectory], signals: Signals | None = None) -> list[list[float]]:
         check_group(group)
-        episode = group_zscore([t.outcome for t in group], self.eps)
+        episode = group_zscore(returns(group), self.eps)
         step = self.step_advantages(group)
         return [[a_e + self.omega * a_s for a_s in row] for a_e, row in zip(episode, step)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from trainers.credit._outcome import mean, returns, unbiased_std
+from trainers.credit._stats import group_zscore, returns
 from trainers.credit.base import Signals, broadcast, register_credit
 
 
@@ -25,6 +25,4 @@ class GRPO:
         self.eps = eps
 
     def assign(self, group: Sequence, signals: Signals | None = None) -> list[list[float]]:
-        rewards = returns(group)
-        m, s = mean(rewards), unbiased_std(rewards)
-        return broadcast([(r - m) / (s + self.eps) for r in rewards], group)
+        return broadcast(group_zscore(returns(group), self.eps), group)

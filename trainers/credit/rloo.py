@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from trainers.credit._outcome import returns
+from trainers.credit._stats import returns
 from trainers.credit.base import Signals, broadcast, register_credit
 
 
