@@ -15,15 +15,19 @@ describe behaviour, so they are always over the episodes that did not fail.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import comb
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agents.rollout import Episode
-from agents.trajectory import Trajectory
+from agents.policy import SamplingParams
+from agents.rollout import Episode, RolloutConfig, rollout
+from agents.trajectory import Trajectory, write_jsonl
 from envs.tasks import TaskSet
 
 
@@ -78,3 +82,48 @@ def summarize(trajs: Sequence[Trajectory], exclude_failed: bool = False) -> Summ
         invalid_action_rate=(sum(t.invalid_actions for t in ok) / actions) if actions else 0.0,
         pass_at_k={k: mean([pass_at_k(len(v), sum(v), k) for v in by_task.values()]) for k in ks},
     )
+
+
+# (make_env, episodes, sampling, on_done) -> trajectories in the order of episodes
+Player = Callable[[Callable[[], Any], list[Episode], SamplingParams, Callable[[Trajectory], None] | None], list[Trajectory]]
+
+
+def evaluate(policy: Any, env_id: str, split: str, n: int | None = None, *, samples: int = 1,
+             sampling: SamplingParams | None = None, seed: int = 0, env_kwargs: dict[str, Any] | None = None,
+             concurrency: int = 32, exclude_failed: bool = False, out: str | Path | None = None,
+             on_done: Callable[[Trajectory], None] | None = None, play: Player | None = None) -> dict[str, Any]:
+    """Play the first ``n`` tasks of ``split`` (``samples`` each, greedy unless ``sampling`` says otherwise)
+    and summarize them; the one implementation behind ``turngym eval`` and a training run's evaluations.
+
+    Returns ``{"env", "split", "policy", **Summary}``; given ``out``, writes it as ``results.json``
+    beside ``trajectories.jsonl``.  ``play`` replaces the async rollout (a trainer passes its
+    reproducible lockstep rollout).  Raises ``ValueError`` when the split has no tasks and
+    ``KeyError`` for an unknown env."""
+    from envs import make
+    from envs.registry import env_id as full_id
+    from envs.registry import task_set
+
+    env_id = full_id(env_id)
+    kwargs = {**(env_kwargs or {}), "split": split}
+    tasks = task_set(env_id)
+    episodes = choose_episodes(tasks, split, n, samples=samples, seed=seed)
+    if not episodes:
+        raise ValueError(f"split {split!r} of {env_id} has no tasks")
+    sampling = sampling or SamplingParams(temperature=0.0)
+
+    def make_env():
+        return make(env_id, tasks=tasks, **kwargs)
+
+    if play is None:
+        config = RolloutConfig(concurrency=concurrency, sampling=sampling)
+        trajs = asyncio.run(rollout(make_env, policy, episodes, config, env_id=env_id, on_done=on_done))
+    else:
+        trajs = play(make_env, episodes, sampling, on_done)
+    results = {"env": env_id, "split": split, "policy": policy.name,
+               **summarize(trajs, exclude_failed=exclude_failed).model_dump()}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_jsonl(out / "trajectories.jsonl", trajs)
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+    return results

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -100,35 +98,29 @@ def eval_cmd(
     ),
 ) -> None:
     """Evaluate a policy on a split; writes results.json and trajectories.jsonl."""
-    from agents import RolloutConfig, SamplingParams, make_policy, rollout, write_jsonl
-    from agents.evaluation import choose_episodes, summarize
+    from agents import SamplingParams, make_policy
+    from agents.evaluation import Summary, choose_episodes, evaluate
+    from envs.registry import task_set
 
     if split not in SPLITS:
         raise typer.BadParameter(f"split must be one of {list(SPLITS)}", param_hint="--split")
-    env_kwargs = {"split": split, **({"max_turns": max_turns} if max_turns else {})}
+    env_kwargs = {"max_turns": max_turns} if max_turns else {}
     try:
-        probe = make(env_id, **env_kwargs)
+        make(env_id, split=split, **env_kwargs).close()  # a bad id or env argument fails before the policy loads
+        total = len(choose_episodes(task_set(env_id), split, n, samples=samples))
         pol = make_policy(policy, seed=seed, env=env_id)
     except (KeyError, ValueError) as e:
         _fail(e)
-    episodes = choose_episodes(probe.tasks, split, n, samples=samples, seed=seed)
-    tasks = probe.tasks
-    probe.close()
-    if not episodes:
-        raise typer.BadParameter(f"split {split!r} of {env_id} has no tasks")
-    config = RolloutConfig(
-        concurrency=concurrency, sampling=SamplingParams(temperature=temperature, max_tokens=max_tokens)
-    )
+    sampling = SamplingParams(temperature=temperature, max_tokens=max_tokens)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-        job = bar.add_task(f"{env_id} [{split}] {pol.name}", total=len(episodes))
-        trajs = asyncio.run(
-            rollout(lambda: make(env_id, tasks=tasks, **env_kwargs), pol, episodes, config, env_id=_full_id(env_id), on_done=lambda _: bar.advance(job))
-        )
-    summary = summarize(trajs, exclude_failed=exclude_failed)
-    out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "trajectories.jsonl", trajs)
-    results = {"env": _full_id(env_id), "split": split, "policy": pol.name, **summary.model_dump()}
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+        job = bar.add_task(f"{env_id} [{split}] {pol.name}", total=total)
+        try:
+            results = evaluate(pol, env_id, split, n, samples=samples, sampling=sampling, seed=seed, env_kwargs=env_kwargs,
+                               concurrency=concurrency, exclude_failed=exclude_failed, out=out,
+                               on_done=lambda _: bar.advance(job))
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+    summary = Summary.model_validate({k: v for k, v in results.items() if k in Summary.model_fields})
     table = Table("metric", "value", title=f"{_full_id(env_id)} · {split} · {pol.name}")
     scored = " (failed excluded)" if exclude_failed else " (failed = 0)"  # which episodes the headline numbers cover
     for key, value in summary.model_dump().items():
