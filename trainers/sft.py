@@ -19,7 +19,7 @@ remove), while a JSONL of sampled trajectories keeps only successes (rejection s
 
 Loss: mean over all assistant tokens of the batch of -log p(token | prefix) (mask = the
 trajectory's loss mask, so prompt and observation tokens never count).  Batches are drawn with
-a seeded generator per step (step ``s`` uses seed ``seed * 1_000_003 + s``), so a run is
+a seeded generator per step (:func:`agents.seeds.sft_seed`), so a run is
 reproducible and resumable from its step number.
 """
 
@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.rollout import Episode, RolloutConfig, rollout
+from agents.seeds import sft_seed
 from agents.tokens import ChatRenderer, TokenConversation
 from agents.trajectory import Trajectory, read_jsonl
 from trainers.config import scripted_source
@@ -48,12 +49,10 @@ def scripted_trajectories(env_id: str, player: str = "oracle", split: str = "tra
     first ``n`` tasks of ``split``."""
     from agents.scripted import OraclePolicy, ScriptedPolicy
     from envs import make
-    from envs.registry import baseline, oracle_for
+    from envs.registry import baseline, oracle_for, task_set
 
     env_kwargs = {"split": split, **(env_kwargs or {})}
-    probe = make(env_id, **env_kwargs)
-    tasks = probe.tasks
-    probe.close()
+    tasks = task_set(env_id)
     ids = list(tasks.ids(split))[:n] if n else list(tasks.ids(split))
     episodes = [Episode(task_id=t, seed=seed + i) for i, t in enumerate(ids)]
     policy = OraclePolicy(plan=oracle_for(env_id)) if player == "oracle" else ScriptedPolicy(baseline(env_id, player, **(player_kwargs or {})))
@@ -107,7 +106,7 @@ def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: in
         raise ValueError("sft needs at least one trajectory")
     for step in range(start_step, steps):
         began = time.perf_counter()
-        rng = random.Random(seed * 1_000_003 + step)
+        rng = random.Random(sft_seed(seed, step))
         batch = [trajs[rng.randrange(len(trajs))] for _ in range(batch_size)]
         metrics = learner.sft_step(build_sft_batch(batch, learner.pad_id), micro_batch)
         metrics["seconds"] = time.perf_counter() - began
