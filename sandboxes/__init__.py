@@ -1,4 +1,4 @@
-"""Sandboxes for model-written code (see ARCHITECTURE.md, "Sandbox").
+"""Sandboxes for model-written code: the ``Sandbox`` protocol (``sandboxes/base.py``), Docker and local backends, a warm pool.
 
     from sandboxes import make_pool
     with make_pool("docker", size=4) as pool, pool.sandbox() as sb:

@@ -73,7 +73,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 _PANELS = (
     ("outcome", ("reward", "success", "val/success_rate")),
-    ("policy", ("kl", "clip_fraction", "entropy")),
+    ("policy", ("approx_kl", "kl_ref", "clip_frac_low", "clip_frac_high", "entropy")),
     ("optimizer", ("loss", "grad_norm")),
     ("seconds per step", ("time/rollout", "time/credit", "time/train", "time/sync")),
 )
