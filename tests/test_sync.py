@@ -1,5 +1,8 @@
 """Weight sync: the in-process route bumps the version on the shared module; the vLLM route makes the
-server's logprobs equal the trainer model's forward pass (fp32, |Δ| <= 1e-3), and differ from before."""
+server's logprobs equal the trainer model's forward pass (fp32, |Δ| <= 1e-3), and differ from before;
+``check`` passes right after a push and raises :class:`SyncMismatch` naming both values when the learner
+moved on without a push (the server here runs with ``--logprobs-mode processed_logprobs``, as the loop
+starts it for T != 1: prompt logprobs stay raw)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from agents.models import resolve_model  # noqa: E402
-from trainers.sync import SharedModuleSync, SyncError, VLLMReloadSync, training_server  # noqa: E402
+from trainers.sync import (  # noqa: E402
+    SharedModuleSync, SyncError, SyncMismatch, VLLMReloadSync, check_ids, model_logprobs, sync_tolerance, training_server,
+)
 
 
 def _forward_logprobs(model, ids: list[int]) -> list[float]:
@@ -35,6 +40,13 @@ def test_shared_module_sync_bumps_the_version_and_refuses_a_copy():
     with pytest.raises(SyncError, match="own module"):
         sync.push(other)
     assert policy.policy_version == 2
+    ids = check_ids(policy.renderer)
+    expected = model_logprobs(model, ids)
+    assert expected == pytest.approx(_forward_logprobs(model, ids), abs=1e-6) and model.training is False
+    assert sync.check(expected, ids, sync_tolerance("float32", "cpu")) <= 1e-5
+    expected[3] -= 0.5
+    with pytest.raises(SyncMismatch, match=rf"at position 4 \(token {ids[4]}\): policy -\d+\.\d+, learner"):
+        sync.check(expected, ids, 1e-3)
 
 
 @pytest.mark.slow
@@ -45,7 +57,7 @@ def test_vllm_server_samples_from_the_pushed_weights(tmp_path):
 
     model_dir = resolve_model("tiny")
     try:
-        server = training_server(model_dir, max_model_len=512, log_path=tmp_path / "vllm.log")
+        server = training_server(model_dir, max_model_len=512, processed_logprobs=True, log_path=tmp_path / "vllm.log")
     except VLLMUnavailable as e:
         pytest.skip(f"no vLLM here: {e}")
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -67,13 +79,26 @@ def test_vllm_server_samples_from_the_pushed_weights(tmp_path):
             for p in model.parameters():
                 p.add_(0.05 * torch.randn_like(p))
         expected = _forward_logprobs(model, ids)
-        sync = VLLMReloadSync(server.url, policy)
+        sync = VLLMReloadSync(server.url, policy, timeout=120)
         try:
             seconds = sync.push(model)
+            fixed = check_ids(policy.renderer)
+            atol = sync_tolerance("float32", "cpu")
+            checks = [sync.check(model_logprobs(model, fixed), fixed, atol)]  # right after the push: passes
+            checks.append(sync.check(expected, ids, atol))
+            check_seconds = sync.last_timings["check"]
+            stale = model_logprobs(model, fixed)
+            with torch.no_grad():  # the learner moves on, the push is forgotten
+                for p in model.parameters():
+                    p.add_(0.05 * torch.randn_like(p))
+            with pytest.raises(SyncMismatch, match=r"tolerance 0.001 at position \d+ \(token \d+\): server -?\d+\.\d+, learner"):
+                sync.check(model_logprobs(model, fixed), fixed, atol)
+            assert sync.check(stale, fixed, atol) <= atol  # the server still holds the pushed weights
         finally:
             sync.close()
         after = asyncio.run(server_logprobs())
-    assert seconds > 0 and policy.policy_version == 1
+    print(f"check: {check_seconds:.3f} s for {len(fixed)} ids; max |Δ| {max(checks):.2g}")
+    assert seconds > 0 and policy.policy_version == 1 and max(checks) <= atol
     assert len(after) == len(expected) == len(ids) - 1
     assert max(abs(a - b) for a, b in zip(after, expected)) <= 1e-3
     assert max(abs(a - b) for a, b in zip(before, after)) > 0.05

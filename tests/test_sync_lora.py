@@ -1,6 +1,7 @@
 """LoRA weight sync into a vLLM server (``trainers.sync.VLLMLoraSync``): after each push the server's
 logprobs under the adapter's name equal the trainer's peft forward pass (fp32, |Δ| <= 1e-3) and differ
-from before; the second push (unload + load) and a third one with ``load_inplace`` replace the adapter."""
+from before; the second push (unload + load) and a third one with ``load_inplace`` replace the adapter; ``check`` passes
+after a push and raises :class:`SyncMismatch` between an update and its push."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import sys
 import httpx
 import pytest
 
-from trainers.sync import SyncError, TrainingVLLMServer, VLLMLoraSync, training_server, vllm_lora_rank
+from trainers.sync import (
+    SyncError, SyncMismatch, TrainingVLLMServer, VLLMLoraSync, check_ids, model_logprobs, training_server, vllm_lora_rank,
+)
 
 
 def test_lora_rank_rounds_up_to_a_rank_vllm_accepts():
@@ -124,6 +127,8 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             second = server_logprobs()
             assert policy.policy_version == 2 and seconds > 0
             assert gap(second, expected) <= 1e-3 and gap(second, first) > 0.05
+            fixed = check_ids(policy.renderer)  # the loop's check after a push: the adapter's name, T = 1
+            assert sync.check(model_logprobs(learner.model, fixed), fixed, 1e-3) <= 1e-3
 
             # update 3: load_inplace keeps the adapter's id; a prompt cached under it must not keep the previous
             # adapter's KV (decoding reads the prefix cache; vLLM keys blocks by adapter name and path, so the
@@ -132,6 +137,8 @@ def test_vllm_serves_each_pushed_adapter(tiny_model, tmp_path, one_torch_thread)
             sample(long_prompt)  # caches its first block under the adapter
             sync.load_inplace = True
             expected = update(3, call)
+            with pytest.raises(SyncMismatch, match="server .*, learner"):  # updated, not yet pushed
+                sync.check(model_logprobs(learner.model, fixed), fixed, 1e-3)
             sync.push(learner.model)
             third = server_logprobs()
             assert policy.policy_version == 3
@@ -162,10 +169,11 @@ def loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, url, trained) -
         "sft=null", "steps=2", "tasks_per_step=2", "group_size=2", "max_turns=2", "sampling.max_tokens=12", "eval_every=0"])
     trainer = Trainer(cfg)
     try:
-        assert isinstance(trainer.sync, VLLMLoraSync) and trainer.server is None
+        assert isinstance(trainer.sync, VLLMLoraSync) and trainer.backend.server is None
         trainer.learner.load_state_dict(trained.state_dict())  # a clearly non-zero adapter, as after SFT
         row = trainer.step(1)  # rolls out from the base model, updates, pushes (the server already holds the name)
         assert row["policy_version"] == 1 and trainer.policy.served_name == "turngym-policy"
+        assert trainer.last_sync_diff is not None and trainer.last_sync_diff <= 1e-3  # the loop checked its push
         groups, _ = trainer.collect(2)
         trajs = [t for g in groups for t in g]
         assert trajs and {tk.policy_version for t in trajs for tk in t.turns} == {1}

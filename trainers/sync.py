@@ -27,16 +27,28 @@ which the rollout copies onto every turn it samples):
 
 These endpoints exist only in vLLM's dev mode: start the server with :func:`training_server`,
 which sets ``VLLM_SERVER_DEV_MODE=1`` (and runtime LoRA updating for LoRA runs).
+
+Every route is a :class:`WeightSync`: a push that fails or outlives its ``timeout`` raises
+:class:`SyncError` naming the stage (save, list models, pause, reload, unload adapter, load adapter,
+reset, resume) and leaves the server resumed when it can; :meth:`WeightSync.check` proves a push by
+scoring a short fixed sequence (:func:`check_ids`) on the serving side and comparing with the learner's
+logprobs (:func:`model_logprobs`) within :func:`sync_tolerance`, raising :class:`SyncMismatch`.
+Prompt logprobs are raw (T = 1) in vLLM 0.32 even under ``--logprobs-mode processed_logprobs``
+(processing applies to sampled tokens only); the check still asks for temperature 1 explicitly.
+A prompt-logprob request bypasses vLLM's prefix cache, so the check proves the weights, not the cache
+reset (which every push does unconditionally).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -44,7 +56,107 @@ from agents.vllm_server import VLLMServer
 
 
 class SyncError(RuntimeError):
-    pass
+    """A push (or a check's request) failed or ran past its timeout; the message names the stage."""
+
+
+class SyncMismatch(SyncError):
+    """The serving side does not sample from the learner's weights (or versions disagree); names both values."""
+
+
+@runtime_checkable
+class WeightSync(Protocol):
+    """What the loop needs from a weight sync.
+
+    * ``push(model) -> float``: make the serving side sample from ``model``'s current weights; returns the
+      seconds it took and bumps ``policy.policy_version`` (only on success).  Raises :class:`SyncError`
+      naming the failed stage when a step fails or the push outlives the sync's ``timeout``.
+    * ``check(expected_logprobs, ids, atol) -> float``: score ``ids`` on the serving side at T = 1
+      (log p(ids[i] | ids[:i]), i >= 1) and compare with ``expected_logprobs`` (the learner's, same ids,
+      T = 1); returns the largest absolute difference; raises :class:`SyncMismatch` (naming the difference,
+      ``atol``, the position and both values) when it exceeds ``atol`` or a value is not finite, and
+      :class:`SyncError` when the serving side cannot be asked.
+    * ``close()``: release clients and files; the sync is not used afterwards.
+    """
+
+    policy: Any
+
+    def push(self, model: Any) -> float: ...
+
+    def check(self, expected_logprobs: Sequence[float], ids: Sequence[int], atol: float) -> float: ...
+
+    def close(self) -> None: ...
+
+
+def sync_tolerance(dtype_name: str | None, device: str) -> float:
+    """The largest |Δ logprob| a correct sync shows between the learner and the serving side.
+
+    ``dtype_name``: the coarser compute dtype of the two sides (``TrainConfig.dtype``; None is fp32 on CPU,
+    bf16 autocast on CUDA).  fp32: measured here <= 3e-4 (SmolLM2-135M) and 2e-5 (tiny) between vLLM's CPU
+    kernels and an HF forward pass; 1e-3 leaves 3x room for other summation orders.  fp16 (10-bit
+    mantissa): logits of size ~10-20 round by ~1e-2: 0.03.  bf16 (7-bit mantissa, 8x coarser than fp16):
+    two different kernels' logprobs differ by a few 1e-2 per token, the max over a short sequence by up
+    to ~0.1.  So a bf16 check catches a stale or wrong model rather than one missed small step.
+    """
+    name = dtype_name or ("bfloat16" if device.startswith("cuda") else "float32")
+    tolerances = {"float32": 1e-3, "float16": 0.03, "bfloat16": 0.1}
+    if name not in tolerances:
+        raise ValueError(f"no sync tolerance for dtype {name!r}: one of {sorted(tolerances)}")
+    return tolerances[name]
+
+
+def compare_logprobs(served: Sequence[float], expected: Sequence[float], atol: float, ids: Sequence[int] | None = None,
+                     where: str = "server") -> float:
+    """Max |served - expected|; :class:`SyncMismatch` naming both values when over ``atol`` or not finite."""
+    if len(served) != len(expected):
+        raise SyncMismatch(f"sync check: {where} scored {len(served)} positions, learner {len(expected)}")
+    gaps = [abs(float(a) - float(b)) for a, b in zip(served, expected)]
+    gaps = [g if g == g else math.inf for g in gaps]  # NaN: a mismatch
+    at = max(range(len(gaps)), key=gaps.__getitem__, default=0)
+    worst = gaps[at] if gaps else 0.0
+    if worst > atol:
+        token = f" (token {ids[at + 1]})" if ids is not None and at + 1 < len(ids) else ""
+        raise SyncMismatch(f"weight sync check failed: max |Δ logprob| {worst:.3g} > tolerance {atol:.3g} at position "
+                           f"{at + 1}{token}: {where} {float(served[at]):.6f}, learner {float(expected[at]):.6f}")
+    return worst
+
+
+def check_policy_versions(trajectories: Iterable[Any], expected: int) -> None:
+    """Every turn sampled after a push carries that push's ``policy_version``; else :class:`SyncMismatch`."""
+    for traj in trajectories:
+        for i, turn in enumerate(getattr(traj, "turns", [])):
+            got = getattr(turn, "policy_version", None)
+            if got != expected:
+                raise SyncMismatch(f"turn {i} of task {getattr(traj, 'task_id', '?')!r} was sampled by policy_version "
+                                   f"{got}, expected {expected} (the version of the last push)")
+
+
+CHECK_MESSAGES = [{"role": "system", "content": "Use lookup(key), then answer(value)."},
+                  {"role": "user", "content": 'Code of "bazo"?'},
+                  {"role": "assistant", "content": '<tool_call>{"name": "lookup", "arguments": {"key": "bazo"}}</tool_call>'}]
+
+
+def check_ids(renderer: Any) -> list[int]:
+    """The short fixed sequence a check scores: a chat with one tool call through the model's template."""
+    return renderer.encode(renderer.render(CHECK_MESSAGES, False))
+
+
+def model_logprobs(model: Any, ids: Sequence[int], autocast_dtype: Any = None) -> list[float]:
+    """log p(ids[i] | ids[:i]) for i >= 1 from ``model`` at T = 1 (eval mode, no grad, fp32 log-softmax)."""
+    import torch
+
+    from agents.models import autocast
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        x = torch.tensor([list(ids)], dtype=torch.long, device=device)
+        with torch.no_grad(), autocast(device.type, autocast_dtype):
+            logits = model(input_ids=x).logits[0, :-1]
+        logp = torch.log_softmax(logits.float(), -1).gather(-1, x[0, 1:].unsqueeze(-1)).squeeze(-1)
+    finally:
+        model.train(was_training)
+    return logp.cpu().tolist()
 
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks: --max-lora-rank takes no other value
@@ -108,33 +220,97 @@ class SharedModuleSync:
         _bump(self.policy)
         return 0.0
 
+    def check(self, expected_logprobs: Sequence[float], ids: Sequence[int], atol: float) -> float:
+        """Scores through the policy's own forward pass (its autocast included): cheap, catches a policy
+        that samples under other numerics than the learner's."""
+        return compare_logprobs(self.policy.forward_logprobs([list(ids)])[0], expected_logprobs, atol, ids, "policy")
+
     def close(self) -> None:
         pass
 
 
 class _HTTPSync:
+    """HTTP plumbing for the vLLM routes: each push shares one deadline (``timeout`` seconds, a last
+    ``rescue`` slice kept for a ``/resume`` after a failure) and every request names its stage."""
+
     def __init__(self, base_url: str, policy: Any = None, timeout: float = 600.0):
         url = base_url.rstrip("/")
         self.base_url = url.removesuffix("/v1")
         self.policy = policy
-        self.client = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.timeout = float(timeout)
+        self.rescue = min(5.0, self.timeout / 4)  # seconds left for a /resume after a failed push
+        self.client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
         self.last_timings: dict[str, float] = {}
 
-    def _post(self, path: str, **kwargs: Any) -> Any:
-        resp = self.client.post(path, **kwargs)
+    def _request(self, stage: str, method: str, path: str, deadline: float, **kwargs: Any) -> Any:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SyncError(f"weight sync ran out of its {self.timeout:g} s timeout before stage '{stage}' ({method} {path})")
+        try:
+            resp = self.client.request(method, path, timeout=left, **kwargs)
+        except httpx.TimeoutException as e:
+            raise SyncError(f"weight sync stage '{stage}' ({method} {path}) timed out: the push has {self.timeout:g} s") from e
+        except httpx.HTTPError as e:
+            raise SyncError(f"weight sync stage '{stage}' ({method} {path}) failed: {e!r}") from e
         if resp.status_code != 200:
             hint = ""
             if resp.status_code == 404 and "lora" in path:
                 hint = " (start the server with trainers.sync.training_server(..., lora_rank=r): --enable-lora, runtime LoRA updating)"
             elif resp.status_code == 404:
                 hint = " (is the server in dev mode? start it with trainers.sync.training_server)"
-            raise SyncError(f"POST {path} answered {resp.status_code}: {resp.text[:300]}{hint}")
+            raise SyncError(f"weight sync stage '{stage}': {method} {path} answered {resp.status_code}: {resp.text[:300]}{hint}")
         if not resp.content:
             return None
         try:
             return resp.json()
         except ValueError:  # /v1/load_lora_adapter answers plain text ("Success: ...")
             return resp.text
+
+    def _post(self, stage: str, path: str, deadline: float, **kwargs: Any) -> Any:
+        return self._request(stage, "POST", path, deadline, **kwargs)
+
+    def _paused(self, deadline: float, steps: Callable[[float], None]) -> None:
+        """``/pause?mode=wait``, ``steps(deadline)``, ``/resume``; on any failure one more ``/resume`` in the
+        ``rescue`` slice, so a failed push does not leave the server paused."""
+        work = deadline - self.rescue
+        if time.monotonic() >= work:  # nothing sent yet: the server is not paused
+            raise SyncError(f"weight sync ran out of its {self.timeout:g} s timeout before stage 'pause' (a slow save?)")
+        try:
+            self._post("pause", "/pause", work, params={"mode": "wait"})
+            steps(work)
+            self._post("resume", "/resume", work)
+        except BaseException as e:
+            try:
+                self._post("resume", "/resume", deadline)
+                note = "the server was resumed"
+            except SyncError as again:
+                note = f"the server may still be paused: {again}"
+            if isinstance(e, SyncError):
+                raise type(e)(f"{e}; {note}") from e
+            raise
+
+    def served_model(self, deadline: float | None = None) -> str:
+        name = getattr(self.policy, "served_name", None)
+        if name:
+            return name
+        data = self._request("list models", "GET", "/v1/models", deadline or time.monotonic() + self.timeout)
+        return data["data"][0]["id"]
+
+    def served_logprobs(self, ids: Sequence[int]) -> list[float]:
+        """log p(ids[i] | ids[:i]), i >= 1, from the server's prompt logprobs at temperature 1 (raw logits)."""
+        deadline = time.monotonic() + self.timeout
+        body = {"model": self.served_model(deadline), "prompt": list(ids), "max_tokens": 1, "temperature": 1.0,
+                "prompt_logprobs": 0}
+        rows = (self._post("check", "/v1/completions", deadline, json=body)["choices"][0]).get("prompt_logprobs")
+        if rows is None or len(rows) != len(ids):
+            raise SyncError(f"weight sync stage 'check': the server returned no prompt logprobs for {len(ids)} ids")
+        return [float(rows[i][str(tok)]["logprob"]) for i, tok in enumerate(ids) if i >= 1]
+
+    def check(self, expected_logprobs: Sequence[float], ids: Sequence[int], atol: float) -> float:
+        began = time.perf_counter()
+        served = self.served_logprobs(ids)
+        self.last_timings["check"] = time.perf_counter() - began
+        return compare_logprobs(served, expected_logprobs, atol, ids, "server")
 
     def close(self) -> None:
         self.client.close()
@@ -149,24 +325,29 @@ class VLLMReloadSync(_HTTPSync):
 
     def save(self, model: Any) -> float:
         began = time.perf_counter()
-        for child in self.folder.iterdir():  # the previous push's files
-            child.unlink()
-        model.save_pretrained(self.folder, safe_serialization=True)
+        try:
+            for child in self.folder.iterdir():  # the previous push's files
+                child.unlink()
+            model.save_pretrained(self.folder, safe_serialization=True)
+        except OSError as e:
+            raise SyncError(f"weight sync stage 'save' ({self.folder}) failed: {e}") from e
         return time.perf_counter() - began
 
-    def reload(self) -> float:
+    def reload(self, deadline: float | None = None) -> float:
         began = time.perf_counter()
-        self._post("/pause", params={"mode": "wait"})
-        try:
-            self._post("/collective_rpc", json={"method": "reload_weights", "kwargs": {"weights_path": str(self.folder)}})
-            self._post("/reset_prefix_cache")
-        finally:
-            self._post("/resume")
+
+        def steps(until: float) -> None:
+            self._post("reload", "/collective_rpc", until,
+                       json={"method": "reload_weights", "kwargs": {"weights_path": str(self.folder)}})
+            self._post("reset", "/reset_prefix_cache", until)
+
+        self._paused(deadline or time.monotonic() + self.timeout, steps)
         return time.perf_counter() - began
 
     def push(self, model: Any) -> float:
+        deadline = time.monotonic() + self.timeout
         save = self.save(model)
-        reload = self.reload()
+        reload = self.reload(deadline)
         _bump(self.policy)
         self.last_timings = {"save": save, "reload": reload}
         return save + reload
@@ -193,35 +374,43 @@ class VLLMLoraSync(_HTTPSync):
         if not hasattr(model, "peft_config"):
             raise SyncError("VLLMLoraSync pushes a peft adapter: the learner's model is not a PeftModel (lora: null?)")
         folder = self.root / f"v{self.pushes + 1}"
-        shutil.rmtree(folder, ignore_errors=True)
-        model.save_pretrained(folder)  # a PeftModel writes only the adapter
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            model.save_pretrained(folder)  # a PeftModel writes only the adapter
+        except OSError as e:
+            raise SyncError(f"weight sync stage 'save' ({folder}) failed: {e}") from e
         return folder
 
-    def served(self) -> set[str]:
-        resp = self.client.get("/v1/models")
-        if resp.status_code != 200:
-            raise SyncError(f"GET /v1/models answered {resp.status_code}: {resp.text[:300]}")
-        return {m["id"] for m in resp.json().get("data") or []}
+    def served(self, deadline: float | None = None) -> set[str]:
+        data = self._request("list models", "GET", "/v1/models", deadline or time.monotonic() + self.timeout)
+        return {m["id"] for m in data.get("data") or []}
 
-    def load(self, folder: Path) -> None:
+    def served_model(self, deadline: float | None = None) -> str:
+        if self.pushes and self.policy is None:
+            return self.lora_name
+        return super().served_model(deadline)
+
+    def load(self, folder: Path, deadline: float | None = None) -> None:
+        deadline = deadline or time.monotonic() + self.timeout
         # a server given by URL may hold the adapter from an earlier run (a resumed one): replace it too
-        loaded = self.pushes > 0 or self.lora_name in self.served()
-        self._post("/pause", params={"mode": "wait"})
-        try:
+        loaded = self.pushes > 0 or self.lora_name in self.served(deadline - self.rescue)
+
+        def steps(until: float) -> None:
             if loaded and not self.load_inplace:  # a request naming the adapter in this short gap would get a 404
-                self._post("/v1/unload_lora_adapter", json={"lora_name": self.lora_name})
+                self._post("unload adapter", "/v1/unload_lora_adapter", until, json={"lora_name": self.lora_name})
             body = {"lora_name": self.lora_name, "lora_path": str(folder), "load_inplace": loaded and self.load_inplace}
-            self._post("/v1/load_lora_adapter", json=body)
+            self._post("load adapter", "/v1/load_lora_adapter", until, json=body)
             self.reread = body["load_inplace"]
-            self._post("/reset_prefix_cache")  # cached prompts under this name hold the previous adapter's KV
-        finally:
-            self._post("/resume")
+            self._post("reset", "/reset_prefix_cache", until)  # cached prompts under this name hold the previous adapter's KV
+
+        self._paused(deadline, steps)
 
     def push(self, model: Any) -> float:
         began = time.perf_counter()
+        deadline = time.monotonic() + self.timeout
         folder = self.save(model)
         saved = time.perf_counter()
-        self.load(folder)
+        self.load(folder, deadline)
         if self.folder is not None and self.folder != folder:
             shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = folder
