@@ -46,6 +46,7 @@ def test_igpo_probe_template_reaches_the_answer_probes(tiny_model, tmp_path):
     try:
         groups, _ = trainer.collect(1)
         trainer.policy = recorder = RecordingPolicy(trainer.policy.inner)
+        trainer.probe_model = None  # score through the policy, as a server without an in-process copy would
         advantages, signals = trainer.credit_step(groups)
     finally:
         trainer.close()

@@ -91,11 +91,11 @@ def test_small_token_budgets_split_the_rows_into_passes_with_the_same_scores(gro
             assert ra == pytest.approx(rb, abs=1e-5) and ra == pytest.approx(rc, abs=1e-4)
 
 
-def test_probe_methods_are_named_and_probe_cache_false_scores_from_scratch(groups, policy):
+def test_probe_methods_are_named_and_scratch_scores_every_probe_through_the_policy(groups, policy):
     with pytest.raises(ValueError, match="probe method must be one of"):
         scores(groups, policy, "fast")
     with counting_score_answers(policy) as calls:
-        compute_signals_many({"answer_probe"}, groups, policy=policy, probe_cache=False)
+        compute_signals_many({"answer_probe"}, groups, policy=policy, probe_method="scratch")
         assert calls == [12]  # 2 x (1 + 2 + 3) probes in one score_answers call
         compute_signals_many({"answer_probe"}, groups, policy=policy)
         assert calls == [12]  # the default (packed) never goes through score_answers

@@ -51,7 +51,7 @@ def test_answer_probes_equal_a_direct_forward_pass_and_batch_all_groups_in_one_c
     a, b = token_traj([[60, 61], [62]], 1.0), token_traj([[63]], 0.0, answer="none", sample=1)
     c = token_traj([[64, 65, 66]], 1.0)
     with counting_score_answers(hf) as calls:
-        signals = compute_signals_many({"answer_probe"}, [[a, b], [c]], policy=hf, probe_cache=False)
+        signals = compute_signals_many({"answer_probe"}, [[a, b], [c]], policy=hf, probe_method="scratch")
     assert calls == [4]  # 2 + 1 probes of the first group, 1 of the second: one call
     enc = hf.renderer.encode
     assert signals[0].answer_logprobs[0] == pytest.approx([
@@ -70,7 +70,7 @@ def test_in_process_probes_equal_scoring_each_probe_from_scratch(hf, method):
     group = [token_traj([[60, 61], [62], [63, 64, 65]], 1.0), token_traj([[66]], 0.0, answer="none", sample=1)]
     for template in ("{answer}", "Answer: {answer}."):
         fast = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_method=method).answer_logprobs
-        scratch = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_cache=False).answer_logprobs
+        scratch = compute_signals({"answer_probe"}, group, policy=hf, probe_template=template, probe_method="scratch").answer_logprobs
         assert [len(r) for r in fast] == [3, 1]
         for row_f, row_s in zip(fast, scratch):
             assert row_f == pytest.approx(row_s, abs=1e-4)

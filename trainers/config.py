@@ -91,6 +91,9 @@ class LossConfig(_Strict):
 
 
 class SFTConfig(_Strict):
+    """The supervised warm start.  Its optimizer is the run's ``optim`` (betas, eps, weight decay, grad
+    clip) with the lr, warm-up and schedule below."""
+
     data: str = "oracle"  # 'oracle' | 'baseline:NAME' (the env's scripted player on the train split) | a trajectories JSONL
     steps: int = Field(200, ge=1)
     lr: float = Field(1e-4, gt=0.0)
@@ -136,6 +139,7 @@ class TrainConfig(_Strict):
     # after each push, score a fixed sequence on the sampler and compare with the learner, and check that
     # every turn of the next batch carries the new policy_version; a mismatch stops the run
     sync_check: bool = True
+    sync_timeout: float = Field(600.0, gt=0.0)  # seconds a weight push may take (stages share it) before SyncError
     optim: OptimConfig = Field(default_factory=OptimConfig)
     lora: LoraConfig | None = None  # None: full fine-tune
     loss: LossConfig = Field(default_factory=LossConfig)

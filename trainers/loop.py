@@ -1,8 +1,8 @@
 """The training loop: ``train(config, resume=False) -> run folder``.
 
-Per RL step (see ../shared/TRAINING.md for the pipeline):
+Per RL step (the pipeline in ``trainers/__init__.py``; the set-up in :class:`Trainer`):
 
-1. draw ``tasks_per_step`` train tasks with a generator seeded by (seed, step), G episodes each,
+1. draw ``tasks_per_step`` train tasks, G episodes each (every seed from :mod:`agents.seeds`),
    and roll them out through ``agents.rollout.rollout`` (in-process ``HFPolicy`` on the learner's
    own module in lockstep rounds, or a vLLM server the loop starts itself or is given by URL);
    infrastructure failures are left out of their group and counted; with ``dynamic_sampling``,
@@ -28,7 +28,6 @@ metrics, step for step, as one that never stopped.
 
 from __future__ import annotations
 
-import random
 import shutil
 import time
 from pathlib import Path
@@ -36,25 +35,41 @@ from typing import Any
 
 from rich.console import Console
 
+from agents import seeds
 from agents.policy import SamplingParams
 from agents.rollout import Episode
 from agents.trajectory import Trajectory
+from envs import make
+from envs.registry import task_set
+from trainers.backends import RolloutBackend, rollout_backend
+from trainers.batch import build_batch
 from trainers.config import OptimConfig, TrainConfig
-from trainers.credit.base import Signals
+from trainers.credit import get_credit
+from trainers.credit._stats import returns
+from trainers.credit.base import CreditMethod, Signals
+from trainers.evaluate import evaluate
+from trainers.learner import Learner
 from trainers.metrics import MetricsLog, mean_std, plot_curves
+from trainers.progress import ProgressEstimator
 from trainers.rollout_log import truncate_rollouts, write_step_rollouts
+from trainers.run_state import RunState, load_reference, model_context, probe_batch, save_reference
 from trainers.sft import run_sft
+from trainers.signals import compute_signals_many, drop_failed
+from trainers.sync import check_ids, check_policy_versions, sync_tolerance
 
 MAX_REFILLS = 3
 
 
+class RolloutFailure(RuntimeError):
+    """More than half of a step's episodes failed on infrastructure: the run stops instead of training on the rest."""
+
+
 def episode_seed(config: TrainConfig, step: int, index: int) -> int:
-    return (config.seed * 100_003 + step) * 1000 + index
+    return seeds.episode_seed(config.seed, step, index)
 
 
 def draw_tasks(task_ids: list[str], config: TrainConfig, step: int, round_: int, n: int) -> list[str]:
-    rng = random.Random(f"{config.seed}-{step}-{round_}")
-    return rng.sample(task_ids, min(n, len(task_ids)))
+    return seeds.task_rng(config.seed, step, round_).sample(task_ids, min(n, len(task_ids)))
 
 
 def group_by_task(trajs: list[Trajectory], group_size: int) -> list[list[Trajectory]]:
@@ -62,79 +77,68 @@ def group_by_task(trajs: list[Trajectory], group_size: int) -> list[list[Traject
 
 
 class Trainer:
-    """The state of one run; :func:`train` drives it."""
+    """One run's parts, joined by declared interfaces; :func:`train` drives it.
+
+    Set-up, in order (each step fails fast with the reason):
+
+    1. the train split's tasks (``envs.registry.task_set``) and the credit method (``config.credit``
+       with ``credit_kwargs``; a :class:`trainers.credit.base.CreditMethod`);
+    2. the :class:`trainers.learner.Learner` (model, LoRA, optimizer; every RL-side logprob at the
+       sampling temperature; a KL reference when ``loss.kl_coef > 0``);
+    3. the :class:`trainers.backends.RolloutBackend` (``policy`` + ``sync``: in-process HF or vLLM,
+       both with ``max_model_len`` of context; starting a vLLM server raises if it does not come up);
+    4. SPA's progress estimator when the method ``needs`` progress.
+
+    Per step (:meth:`step`): :meth:`collect` (raises :class:`RolloutFailure` when more than half of
+    the episodes failed on infrastructure), a policy-version check, signals and credit, the update,
+    :meth:`push_weights` (raises :class:`trainers.sync.SyncError` when a push fails or times out,
+    :class:`trainers.sync.SyncMismatch` when the sampler's logprobs differ from the learner's).
+    """
 
     def __init__(self, config: TrainConfig, console: Console | None = None):
-        from envs import make
-        from trainers.credit import get_credit
-        from trainers.learner import Learner
-
         self.config = config
         self.console = console or Console()
         self.run_dir = Path(config.out_dir)
         self.env_kwargs = {"max_turns": config.max_turns} if config.max_turns else {}
-        probe = make(config.env, split=config.train_split, **self.env_kwargs)
-        self.tasks = probe.tasks
-        probe.close()
+        self.tasks = task_set(config.env)
         self.train_ids = list(self.tasks.ids(config.train_split))
-        self.credit = get_credit(config.credit, **config.credit_kwargs)
+        self.credit: CreditMethod = get_credit(config.credit, **config.credit_kwargs)
+        # every RL-side logprob is log π_T of the sampling temperature; the lr schedule counts RL steps
         self.learner = Learner(config.model, device=config.device, dtype=config.dtype, lora=config.lora, optim=config.optim,
-                               ref_model=config.loss.kl_coef > 0, seed=config.seed, total_steps=config.steps)
-        self.server = None
-        self.policy, self.sync = self._rollout_policy()
-        self.estimator = None
-        if "progress" in self.credit.needs:
-            from trainers.progress import ProgressEstimator
-
-            self.estimator = ProgressEstimator(self.learner.model, pad_id=self.learner.pad_id, seed=config.seed)
-
-    # -- rollout backends --------------------------------------------------------------------
-    def _rollout_policy(self) -> tuple[Any, Any]:
-        from trainers import sync
-
-        cfg = self.config
-        if cfg.rollout == "hf":
-            from agents.hf_policy import HFPolicy
-            from trainers.lockstep import LockstepPolicy
-
-            inner = HFPolicy(self.learner.model_dir, model_obj=self.learner.model, device=self.learner.device,
-                             max_batch=max(16, cfg.group_size * cfg.tasks_per_step),
-                             autocast="bfloat16" if self.learner.autocast else None)  # sample as the learner computes
-            return LockstepPolicy(inner), sync.SharedModuleSync(inner)
-        from agents.vllm_policy import VLLMPolicy
-
-        url = cfg.vllm_url
-        if url is None:
-            self.console.print("starting a vLLM server for rollouts ...")
-            self.server = sync.training_server(self.learner.model_dir, lora_rank=cfg.lora.r if cfg.lora else None,
-                                               processed_logprobs=cfg.sampling.temperature != 1.0, seed=cfg.seed,
-                                               log_path=self.run_dir / "vllm.log").start()
-            url = self.server.url
-        policy = VLLMPolicy(self.learner.model_dir, url)
-        pusher = sync.VLLMLoraSync(url, policy) if cfg.lora else sync.VLLMReloadSync(url, policy)
-        return policy, pusher
+                               ref_model=config.loss.kl_coef > 0, seed=config.seed, total_steps=config.steps,
+                               temperature=config.sampling.temperature, updates_per_step=config.updates_per_batch)
+        self.max_model_len = config.max_model_len or model_context(self.learner.model)
+        self.backend: RolloutBackend = rollout_backend(config, self.learner, max_model_len=self.max_model_len,
+                                                       run_dir=self.run_dir, console=self.console)
+        self.policy, self.sync = self.backend.policy, self.backend.sync
+        # answer probes score on the learner's module: the policy's own (HF) or, after a checked push, the
+        # server's weights (vLLM), at any temperature; None scores through policy.score_answers (T = 1)
+        self.probe_model = self.learner.model
+        self._check_ids: list[int] | None = None
+        self.last_sync_diff: float | None = None
+        self.estimator = ProgressEstimator(self.learner.model, pad_id=self.learner.pad_id, seed=config.seed) \
+            if "progress" in self.credit.needs else None
 
     def rollout(self, episodes: list[Episode], sampling=None, on_done=None) -> list[Trajectory]:
-        from envs import make
-        from trainers.lockstep import lockstep_rollout
-
         cfg = self.config
-        return lockstep_rollout(lambda: make(cfg.env, split=cfg.train_split, tasks=self.tasks, **self.env_kwargs),
-                                self.policy, episodes, sampling or cfg.sampling, env_id=cfg.env, on_done=on_done)
+        return self.backend.play(lambda: make(cfg.env, split=cfg.train_split, tasks=self.tasks, **self.env_kwargs),
+                                 episodes, sampling or cfg.sampling, on_done=on_done, env_id=cfg.env)
 
     def evaluate(self, split: str, n: int | None, out: Path | None = None) -> dict[str, Any]:
-        from trainers.evaluate import evaluate
-
         cfg = self.config
         sampling = SamplingParams(temperature=cfg.eval_temperature, max_tokens=cfg.sampling.max_tokens)
         return evaluate(self.policy, cfg.env, split, n, sampling=sampling, seed=cfg.seed, env_kwargs=self.env_kwargs, out=out)
 
     # -- one RL step ------------------------------------------------------------------------
     def collect(self, step: int, progress=None) -> tuple[list[list[Trajectory]], dict[str, float]]:
+        """The step's groups.  ``stats`` counts failed episodes and dropped groups, and gives reward and
+        success over every episode drawn (``drawn_*``) beside those kept for the update (the row's
+        ``reward``/``success``): under dynamic sampling the kept ones are biased toward 0.5."""
         cfg = self.config
         kept: list[list[Trajectory]] = []
-        stats = {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0}
+        stats: dict[str, float] = {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0}
         drawn: set[str] = set()
+        played: list[Trajectory] = []
         for round_ in range(1 + (MAX_REFILLS if cfg.dynamic_sampling else 0)):
             need = cfg.tasks_per_step - len(kept)
             if need <= 0:
@@ -146,37 +150,42 @@ class Trainer:
                         for k, t in enumerate(chosen) for j in range(cfg.group_size)]
             trajs = self.rollout(episodes, on_done=progress)
             stats["episodes"] += len(trajs)
+            failed = sum(t.failed for t in trajs)
+            if failed * 2 > len(trajs):  # training on the rest would be biased toward what did not break
+                errors = sorted({t.error or "" for t in trajs if t.failed})[:3]
+                raise RolloutFailure(f"step {step}: {failed} of {len(trajs)} episodes failed on infrastructure "
+                                     f"(more than half); first errors: {errors}")
             for group in group_by_task(trajs, cfg.group_size):
-                good = [t for t in group if not t.failed and t.turns]
-                stats["failed"] += len(group) - len(good)
+                ok, bad = drop_failed(group)
+                good = [t for t in ok if t.turns]  # an episode whose first prompt filled the context has nothing to train
+                stats["failed"] += len(bad)
+                played += good
                 stats["sampled_tokens"] += sum(len(tk.token_ids or []) for t in good for tk in t.turns)
                 if not good:
                     continue
-                if cfg.dynamic_sampling and len({t.outcome for t in good}) == 1:
+                # the same quantity outcome credit ranks (returns(): total_reward), so a kept group has signal
+                if cfg.dynamic_sampling and len(set(returns(good))) == 1:
                     stats["groups_dropped"] += 1
                     continue
                 kept.append(good)
+        stats["drawn_reward"] = mean_std(returns(played))[0]
+        stats["drawn_success"] = mean_std([float(t.success) for t in played])[0]
         return kept, stats
 
     def credit_step(self, groups: list[list[Trajectory]]) -> tuple[list[list[list[float]]], list[Signals | None]]:
         """Per group: the per-turn advantages, and the signals they were computed from (None: the method needs none)."""
         signals: list[Signals | None] = [None] * len(groups)
         if self.credit.needs:
-            try:
-                from trainers.signals import compute_signals_many
-            except ImportError as e:
-                raise RuntimeError(f"credit {self.credit.name!r} needs {sorted(self.credit.needs)}: trainers.signals is missing ({e})") from e
-            inner = getattr(self.policy, "inner", self.policy)
-            signals = compute_signals_many(self.credit.needs, groups, policy=inner, learner=self.learner, estimator=self.estimator,
-                                           probe_template=getattr(self.credit, "probe_template", "{answer}"))
+            signals = compute_signals_many(self.credit.needs, groups, policy=self.policy, learner=self.learner, estimator=self.estimator,
+                                           probe_template=self.credit.probe_template,
+                                           temperature=self.learner.temperature, probe_model=self.probe_model)
         return [self.credit.assign(g, s) for g, s in zip(groups, signals)], signals
 
     def step(self, step: int, progress=None) -> dict[str, Any]:
-        from trainers.batch import build_batch
-
         cfg = self.config
         t0 = time.perf_counter()
         groups, stats = self.collect(step, progress)
+        self.check_policy_version(groups)
         t1 = time.perf_counter()
         fit_metrics: dict[str, float] = {}
         if self.estimator is not None:
@@ -190,13 +199,13 @@ class Trainer:
         if trajs:
             batch = build_batch(trajs, flat_adv, self.learner.pad_id)
             for _ in range(cfg.updates_per_batch):
-                learner_metrics = self.learner.step(batch, cfg.loss, cfg.micro_batch)
+                learner_metrics = self.learner.step(batch, cfg.loss, cfg.micro_batch, entropy=cfg.log_entropy)
         t3 = time.perf_counter()
-        self.sync.push(self.learner.model)
+        self.push_weights()
         t4 = time.perf_counter()
         write_step_rollouts(self.run_dir, step, groups, {self.credit.name: advantages}, signals)
         t5 = time.perf_counter()
-        outcomes = [t.outcome for t in trajs]
+        outcomes = returns(trajs)
         token_adv = [a for adv in flat_adv for a in adv]
         adv_mean, adv_std = mean_std(token_adv)
         row = {
@@ -212,11 +221,26 @@ class Trainer:
             row["train_tokens_per_s"] = learner_metrics.get("seq_tokens", 0.0) * cfg.updates_per_batch / max(t3 - t2, 1e-9)
         return row
 
+    # -- weight sync, checked -----------------------------------------------------------------
+    def push_weights(self) -> None:
+        """Push the learner's weights to the sampler; with ``sync_check``, prove it: a fixed sequence
+        scored on the serving side equals the learner's logprobs (T = 1) within the dtype's tolerance."""
+        self.sync.push(self.learner.model)
+        if not self.config.sync_check:
+            return
+        if self._check_ids is None:
+            self._check_ids = check_ids(self.policy.renderer)
+        ids = self._check_ids
+        expected = self.learner.token_logprobs(probe_batch(ids), temperature=1.0)[0][0].tolist()
+        self.last_sync_diff = self.sync.check(expected, ids, sync_tolerance(self.config.dtype, self.learner.device))
+
+    def check_policy_version(self, groups: list[list[Trajectory]]) -> None:
+        """Every turn of a batch was sampled by the weights of the last push (``sync_check``)."""
+        if self.config.sync_check:
+            check_policy_versions((t for g in groups for t in g), int(self.policy.policy_version))
+
     def close(self) -> None:
-        if hasattr(self.sync, "close"):
-            self.sync.close()
-        if self.server is not None:
-            self.server.stop()
+        self.backend.close()
 
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
@@ -249,10 +273,13 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             shutil.rmtree(run_dir / "eval_sft", ignore_errors=True)
             if config.sft:
                 run_sft(trainer, console)
-                trainer.learner.reset_optimizer(config.optim, total_steps=config.steps)
-                trainer.sync.push(trainer.learner.model)
+                trainer.learner.reset_optimizer(config.optim, total_steps=config.steps, updates_per_step=config.updates_per_batch)
+                trainer.push_weights()
                 res = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "eval_sft")
                 console.print(f"after SFT: {config.test_split} success {res['success_rate']:.3f}")
+            # the KL reference is the model RL starts from (after SFT), kept beside the checkpoints for a resume
+            trainer.learner.freeze_reference()
+            save_reference(run_dir, trainer.learner)
             start = 0
             if config.eval_every:  # the curve's first point: held-out success before any RL step
                 res = trainer.evaluate(config.eval_split, config.eval_tasks)
@@ -260,7 +287,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             save_checkpoint(run_dir, 0, RunState(trainer), _extra(trainer))
         else:
             start = int(state["step"])
-            trainer.sync.push(trainer.learner.model)  # a fresh vLLM server holds the base weights, not the checkpoint's
+            load_reference(run_dir, trainer.learner)
+            trainer.push_weights()  # a fresh vLLM server holds the base weights, not the checkpoint's
             trainer.policy.policy_version = int(state.get("policy_version", start))
             metrics.truncate(start)
             truncate_rollouts(run_dir, start)
@@ -293,35 +321,6 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
 def _val_row(results: dict[str, Any]) -> dict[str, float]:
     """An evaluation's numeric results as ``val/*`` metrics."""
     return {f"val/{k}": v for k, v in results.items() if isinstance(v, (int, float))}
-
-
-class RunState:
-    """What a checkpoint stores beside the learner's state (``save_checkpoint``/``load_latest`` take this in its place).
-
-    SPA's progress estimator (head, backbone snapshot, fit count) and its buffer of recent rollouts
-    (as JSON lines) go under ``progress`` in the checkpoint's ``optimizer.pt``, so a resumed run fits
-    the same estimator on the same data as one that never stopped.
-    """
-
-    def __init__(self, trainer: Trainer):
-        self.learner, self.estimator = trainer.learner, trainer.estimator
-
-    def state_dict(self) -> dict[str, Any]:
-        state = self.learner.state_dict()
-        if self.estimator is not None:
-            state["progress"] = {**self.estimator.state_dict(), "buffer": [t.model_dump_json() for t in self.estimator.buffer]}
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        progress = state.pop("progress", None)
-        self.learner.load_state_dict(state)
-        if self.estimator is None:
-            return
-        if progress is None:
-            raise ValueError("this checkpoint holds no progress estimator state, which the run's credit method needs")
-        self.estimator.load_state_dict(progress)
-        self.estimator.buffer.clear()
-        self.estimator.buffer.extend(Trajectory.model_validate_json(line) for line in progress.get("buffer", []))
 
 
 def _extra(trainer: Trainer) -> dict[str, Any]:

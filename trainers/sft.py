@@ -117,15 +117,15 @@ def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: in
 def run_sft(trainer: Any, console: Any = None) -> None:
     """The loop's warm start: data per ``config.sft``, a fresh optimizer, rows in ``RUN/sft.jsonl``."""
     from agents.tokens import load_renderer
-    from trainers.config import OptimConfig
     from trainers.metrics import MetricsLog
 
     cfg, scfg = trainer.config, trainer.config.sft
     renderer = load_renderer(trainer.learner.model_dir)
     data = sft_data(scfg.data, cfg.env, renderer, max_tasks=scfg.max_tasks, successful_only=scfg.successful_only,
                     seed=cfg.seed, env_kwargs=trainer.env_kwargs, teacher_kwargs=scfg.teacher_kwargs)
-    optim = OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, schedule=scfg.schedule, grad_clip=cfg.optim.grad_clip)
-    trainer.learner.reset_optimizer(optim, total_steps=scfg.steps)
+    # the run's optimizer (betas, eps, weight decay, grad clip) with SFT's own lr and schedule: stated once
+    optim = cfg.optim.model_copy(update={"lr": scfg.lr, "warmup_steps": scfg.warmup_steps, "schedule": scfg.schedule})
+    trainer.learner.reset_optimizer(optim, total_steps=scfg.steps, updates_per_step=1)
     log = MetricsLog(trainer.run_dir, tensorboard=False, name="sft.jsonl")
     log.truncate(-1)
     if console:

@@ -303,12 +303,12 @@ def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_b
 
 async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: Sequence[Sequence[Trajectory]], policy: Any = None,
                                 learner: Any = None, estimator: Any = None, probe_template: str = "{answer}",
-                                micro_batch: int = 8, probe_cache: bool = True, probe_method: str = "packed",
+                                micro_batch: int = 8, probe_method: str = "packed",
                                 temperature: float = 1.0, probe_model: Any = None) -> list[Signals]:
     """:class:`Signals` for each group, each signal batched over all groups.
 
-    ``probe_method`` picks how answer probes are scored (:func:`answer_probes`); ``probe_cache=False``
-    is the same as ``probe_method="scratch"`` (every probe from scratch: the reference)."""
+    ``probe_method`` picks how answer probes are scored (:func:`answer_probes`: ``packed``,
+    ``kv_cache`` or ``scratch``, the reference); probes and entropies are those of ``temperature``."""
     unknown = set(needs) - set(SIGNALS)
     if unknown:
         raise ValueError(f"unknown signals {sorted(unknown)}; known: {list(SIGNALS)}")
@@ -316,8 +316,7 @@ async def acompute_signals_many(needs: Sequence[str] | frozenset[str], groups: S
     if "answer_probe" in needs:
         if policy is None or not hasattr(policy, "score_answers"):
             raise ValueError("answer_probe needs a policy with score_answers (VLLMPolicy or HFPolicy)")
-        probes = await answer_probes(groups, policy, probe_template, probe_method if probe_cache else "scratch",
-                                     temperature=temperature, model=probe_model)
+        probes = await answer_probes(groups, policy, probe_template, probe_method, temperature=temperature, model=probe_model)
         for s, rows in zip(out, probes):
             s.answer_logprobs = rows
     if "entropy" in needs:
