@@ -1,14 +1,28 @@
 """``HFPolicy``: the token-level policy interface on a local transformers model.
 
 For machines without vLLM and GPU runs where vLLM is not installed.  Same contract as
-:class:`agents.vllm_policy.VLLMPolicy`: token conversations in, sampled ids and their raw
-logprobs (log-softmax of the unprocessed logits) out, answer scoring by a forward pass; it is
-an :class:`agents.policy.TokenPolicy`.
+:class:`agents.vllm_policy.VLLMPolicy`: token conversations in, sampled ids and their logprobs
+out, answer scoring by a forward pass; it is an :class:`agents.policy.TokenPolicy`.
 
-Requests from concurrent episodes are gathered into one batched ``generate`` (left-padded):
-calls that arrive within ``batch_wait`` seconds with the same sampling settings share a batch
-of up to ``max_batch``.  Per-request seeds cannot be honoured inside a batch; the batch is
-seeded with its first request's seed.
+The logprob of a sampled token is taken under the distribution it was drawn from, as vLLM's
+``--logprobs-mode processed_logprobs`` reports it: log_softmax(logits / T) at temperature T,
+renormalized over the top-p nucleus when ``top_p < 1`` (vLLM truncates before its processed
+logprobs too); greedy decoding (T = 0) reports the raw log_softmax(logits).  The log-softmax runs
+in float32 whatever the model computes in.  A learner that scores log_softmax(logits / T) matches
+these exactly at ``top_p = 1``; at ``top_p < 1`` the rollout logprob is the truncated one.
+
+Sampling is a decode loop over the KV cache that keeps one step's ``(batch, vocab)`` logits at a
+time and gathers the sampled token's logprob as it goes: nothing of size steps × vocab is stored
+(``generate(output_logits=True)`` kept every step's logits, GBs at a 150k vocabulary).  Prompts
+are left-padded with position ids counted from each row's first real token, so a row samples
+the same tokens batched as alone (greedy; sampled rows share one random stream).  A request's
+``seed`` seeds a private ``torch.Generator``: a seeded batch repeats run to run and leaves the
+global RNG (a trainer's) untouched; unseeded batches draw from the global RNG.
+
+Requests from concurrent episodes are gathered into one batch (left-padded): calls that arrive
+within ``batch_wait`` seconds with the same sampling settings share a batch of up to
+``max_batch``.  Per-request seeds cannot be honoured inside a batch; the batch is seeded with its
+first request's seed.
 
 ``autocast`` (e.g. ``"bfloat16"``) runs sampling and scoring under ``torch.autocast``: a trainer
 on CUDA that keeps fp32 master weights and computes in bf16 passes it, so the sampler computes
@@ -125,83 +139,173 @@ class HFPolicy:
 
     # -- the model --------------------------------------------------------------------------
     def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Completion]:
-        """One batched ``generate`` over token-id prompts (blocking)."""
+        """Sample a batch of token-id prompts (blocking); see the module docstring."""
         import torch
-        from transformers import GenerationConfig
 
         longest = max(len(p) for p in prompts)
         # Each row may grow to its own room; one long prompt must not cut the others short.
         rooms = [min(sampling.max_tokens, self.max_model_len - len(p)) for p in prompts]
         if min(rooms) < 1:
             raise ContextExhausted(f"{longest} prompt tokens fill the {self.max_model_len}-token context")
-        max_new = max(rooms)
         input_ids = torch.full((len(prompts), longest), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), longest), dtype=torch.long)
         for row, p in enumerate(prompts):
             input_ids[row, longest - len(p):] = torch.tensor(list(p), dtype=torch.long)
             attention[row, longest - len(p):] = 1
-        greedy = sampling.temperature == 0.0
-        config = GenerationConfig(
-            max_new_tokens=max_new, do_sample=not greedy, temperature=None if greedy else sampling.temperature,
-            top_p=None if greedy else sampling.top_p, top_k=None if greedy else 0, eos_token_id=sorted(self.renderer.stop_ids),
-            pad_token_id=self.pad_id, return_dict_in_generate=True, output_logits=True,
-        )
         with self._lock, torch.no_grad(), self._autocast():
             version = self.policy_version  # the weights this batch samples with
+            generator = None
             if sampling.seed is not None:
-                torch.manual_seed(sampling.seed)
-            out = self.model.generate(
-                input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), generation_config=config
-            )
-        new = out.sequences[:, longest:].cpu()
-        logits = torch.stack(out.logits, dim=1).float().cpu()  # (batch, steps, vocab), raw
-        lps = torch.log_softmax(logits, dim=-1).gather(-1, new[:, : logits.shape[1]].unsqueeze(-1)).squeeze(-1)
+                generator = torch.Generator(device=self.device)
+                generator.manual_seed(sampling.seed)
+            rows = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator)
         results = []
-        for row in range(len(prompts)):
-            ids = new[row].tolist()[: rooms[row]]
-            end, reason = len(ids), "length"
-            for k, tok in enumerate(ids):
-                if tok in self.renderer.stop_ids:
-                    end, reason = k + 1, "stop"
-                    break
-            ids = ids[:end]
+        for ids, lps in rows:
+            reason = "stop" if ids[-1] in self.renderer.stop_ids else "length"
             results.append(Completion(
-                text=self.renderer.completion_text(ids, reason), token_ids=ids, logprobs=lps[row, :end].tolist(),
+                text=self.renderer.completion_text(ids, reason), token_ids=ids, logprobs=lps,
                 finish_reason=reason, policy_version=version,
             ))
         return results
+
+    def _decode(self, input_ids, attention, rooms: list[int], sampling: SamplingParams, generator):
+        """The decode loop: per row, the sampled ids and their logprobs, each row until a stop id or its room."""
+        import torch
+
+        params = _forward_params(self.model)
+        extra = {k: 1 for k in ("logits_to_keep", "num_logits_to_keep") if k in params}  # prefill: last position only
+        cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
+        cache = _new_cache()
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: count from each row's first token
+        step_ids, step_positions = input_ids, positions
+        rows: list[tuple[list[int], list[float]]] = [([], []) for _ in rooms]
+        live = [True] * len(rooms)
+        for _ in range(max(rooms)):
+            out = self.model(input_ids=step_ids, attention_mask=attention, position_ids=step_positions, use_cache=True,
+                             **{cache_arg: cache}, **extra)
+            logits = out.logits[:, -1, :].float()  # this step's (batch, vocab) only
+            if cache is None:  # a transformers that builds its own cache hands it back
+                cache = getattr(out, cache_arg, None)
+            if step_ids is input_ids and (cache is None or cache.get_seq_length() != input_ids.shape[1]):
+                # e.g. gradient checkpointing in train mode turns the cache off: the next steps would see one token
+                raise RuntimeError("the model kept no KV cache of the prompt: sample with the model in eval mode")
+            del out
+            tokens, logprobs = sample_step(logits, sampling.temperature, sampling.top_p, generator)
+            del logits
+            for row, (tok, lp) in enumerate(zip(tokens.tolist(), logprobs.tolist())):
+                if live[row]:
+                    rows[row][0].append(tok)
+                    rows[row][1].append(lp)
+                    live[row] = tok not in self.renderer.stop_ids and len(rows[row][0]) < rooms[row]
+            if not any(live):
+                break
+            # Finished rows keep decoding padding (their output is dropped), as generate() does.
+            step_ids = torch.where(torch.tensor(live, device=tokens.device), tokens, self.pad_id).unsqueeze(-1)
+            step_positions = step_positions[:, -1:] + 1
+            attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=-1)
+        return rows
 
     def _autocast(self):
         from agents.models import autocast
 
         return autocast(self.device, self.autocast)
 
-    def forward_logprobs(self, sequences: Sequence[Sequence[int]]) -> list[list[float]]:
-        """log p(ids[i] | ids[:i]) for i >= 1, per sequence, from one right-padded forward pass."""
+    def forward_logprobs(self, sequences: Sequence[Sequence[int]], *, temperature: float = 1.0) -> list[list[float]]:
+        """log p_T(ids[i] | ids[:i]) for i >= 1, per sequence, from one right-padded forward pass.
+
+        ``temperature``: the logits are divided by it before the (float32) log-softmax, as sampling at
+        that temperature reports them; 0 (greedy) scores the raw logits, like 1.
+        """
         import torch
 
+        scale = _logit_scale(temperature)
         longest = max(len(s) for s in sequences)
         input_ids = torch.full((len(sequences), longest), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(sequences), longest), dtype=torch.long)
         for row, s in enumerate(sequences):
             input_ids[row, : len(s)] = torch.tensor(list(s), dtype=torch.long)
             attention[row, : len(s)] = 1
+        out = []
         with self._lock, torch.no_grad(), self._autocast():
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)).logits
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, input_ids[:, 1:].to(self.device).unsqueeze(-1))
-        logp = logp.squeeze(-1).cpu()
-        return [logp[row, : len(s) - 1].tolist() for row, s in enumerate(sequences)]
+            for row, s in enumerate(sequences):  # one row's float32 copy at a time, not the batch's
+                n = len(s) - 1
+                logp = torch.log_softmax(logits[row, :n].float() / scale, dim=-1)
+                out.append(logp.gather(-1, input_ids[row, 1: n + 1].to(logp.device).unsqueeze(-1)).squeeze(-1).tolist())
+        return out
 
-    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str]) -> list[float]:
-        """Mean log p(answer tokens | prefix) for each pair; batched forward passes of ``max_batch``."""
+    async def score_answers(
+        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, temperature: float = 1.0
+    ) -> list[float]:
+        """Mean log p_T(answer tokens | prefix) for each pair; batched forward passes of ``max_batch``.
+
+        ``temperature`` as in :meth:`forward_logprobs` (the answer probes of a run that samples at T).
+        """
         if len(prefixes) != len(answers):
             raise ValueError("one answer per prefix")
         probes = [answer_probe_ids(self.renderer, p, a) for p, a in zip(prefixes, answers)]
         scores: list[float] = []
         for i in range(0, len(probes), self.max_batch):
             chunk = probes[i:i + self.max_batch]
-            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _ in chunk])
+            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _ in chunk], temperature=temperature)
             for (_ids, start), lps in zip(chunk, rows):
                 answer_lps = lps[start - 1:]
                 scores.append(sum(answer_lps) / len(answer_lps))
         return scores
+
+
+# -- sampling, one step ---------------------------------------------------------------------------
+def sample_step(logits, temperature: float, top_p: float, generator=None):
+    """Draw one token per row of float32 ``logits`` (batch, vocab); returns (tokens, their logprobs).
+
+    Greedy (T = 0): the argmax and its raw log-softmax.  Otherwise a draw from softmax(logits / T),
+    restricted to the top-p nucleus when ``top_p < 1``, and the logprob under that same distribution.
+    """
+    import torch
+
+    if temperature == 0.0:
+        logp = torch.log_softmax(logits, dim=-1)
+        tokens = logp.argmax(dim=-1)
+    else:
+        scaled = logits / temperature
+        if top_p < 1.0:
+            scaled = top_p_filter(scaled, top_p)
+        logp = torch.log_softmax(scaled, dim=-1)
+        tokens = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(-1)
+    return tokens, logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def top_p_filter(logits, top_p: float):
+    """Set to -inf the logits outside the nucleus: the smallest set of top tokens whose probability
+    reaches ``top_p`` (vLLM's and transformers' rule: drop the low tail whose mass is <= 1 - top_p,
+    always keeping the top token)."""
+    import torch
+
+    sorted_logits, order = logits.sort(dim=-1)  # ascending: the tail first
+    tail = sorted_logits.softmax(dim=-1).cumsum(dim=-1) <= 1 - top_p
+    tail[..., -1] = False
+    sorted_logits = sorted_logits.masked_fill(tail, -torch.inf)
+    return sorted_logits.scatter(-1, order, sorted_logits)
+
+
+def _logit_scale(temperature: float) -> float:
+    """What logits are divided by: the temperature, with greedy (0) scoring the raw distribution."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    return float(temperature) if temperature > 0 else 1.0
+
+
+def _forward_params(model):
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT wrapper passes kwargs on
+    return inspect.signature(base.forward).parameters
+
+
+def _new_cache():
+    """An empty KV cache to grow over the decode loop (None: let the model make one)."""
+    try:
+        from transformers import DynamicCache
+    except ImportError:
+        return None
+    return DynamicCache()

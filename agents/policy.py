@@ -10,11 +10,14 @@ whose ``privileged`` attribute is true (the oracle); the rollout hands every oth
 * ``start_conversation(messages) -> TokenConversation``: render the first observation with the
   chat template (generation prompt included); the rollout then appends to it, never re-renders.
 * ``generate_tokens(convs, sampling) -> list[Completion]``: one completion per conversation, in
-  order, continuing exactly ``conv.ids``; each carries ``token_ids`` and one logprob per id (the
-  sampler's raw logprob) and the ``policy_version`` of the weights that sampled it.  Raises
+  order, continuing exactly ``conv.ids``; each carries ``token_ids`` and one logprob per id and the
+  ``policy_version`` of the weights that sampled it.  The logprob is that of the distribution the
+  token was drawn from: log softmax(logits / T) at temperature T > 0 (renormalised over the top-p set
+  when top_p < 1; vLLM's ``processed_logprobs``), the raw log softmax when greedy.  Raises
   :class:`agents.tokens.ContextExhausted` when a conversation leaves no room for one token.
-* ``score_answers(prefixes, answers) -> list[float]``: mean log p(answer tokens | prefix ids),
-  one per pair (the answer probes of information-gain credit).
+* ``score_answers(prefixes, answers, *, temperature=1.0) -> list[float]``: mean log π_T(answer
+  tokens | prefix ids), one per pair (the answer probes of information-gain credit); a backend that
+  cannot score at T raises ``NotImplementedError`` (vLLM's prompt logprobs are always T = 1).
 * ``policy_version: int``: the weights version; 0 at load, bumped by the trainer after each weight
   sync.  Completions are stamped with the version current when their request was sent.
 """
@@ -75,6 +78,7 @@ class TokenPolicy(Policy, Protocol):
         """One completion per conversation, in order, with token ids, logprobs and ``policy_version``."""
         ...
 
-    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str]) -> list[float]:
-        """Mean log p(answer tokens | prefix), one per (prefix, answer) pair."""
+    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *,
+                            temperature: float = 1.0) -> list[float]:
+        """Mean log π_T(answer tokens | prefix), one per (prefix, answer) pair."""
         ...

@@ -2,8 +2,17 @@
 
 Episodes share a pool of envs (one per concurrent slot, reused across episodes).  Env steps run in
 worker threads, so a slow tool (a sandbox, a big query) overlaps with other episodes' generation.
-A policy call that fails is retried with backoff; after the last try the episode is returned with
-``failed=True`` and the error, never dropped.
+
+An episode cut short is returned, never dropped, and says why (:mod:`agents.failures` decides
+which kind it is):
+
+* an infrastructure fault (a policy server that stays unreachable or times out through every
+  retry with backoff, an env that raises, a first observation the template refuses): ``failed=True``,
+  ``finish_reason="error"`` and ``error``; the trainer leaves it out of the update;
+* the policy's own doing: the context is full (``finish_reason="length"``) or the template cannot
+  render the conversation it produced (``"unrenderable"``; the turn that was sampled and stepped
+  stays, with its reward, and empty ``observation_ids`` since nothing follows it).  Not failed:
+  it keeps the reward it earned and is trained on; ``error`` says what happened.
 
 Token-level policies (:class:`agents.policy.TokenPolicy`, e.g. :class:`agents.vllm_policy.VLLMPolicy`)
 get one :class:`agents.tokens.TokenConversation` per episode: each turn's request is the exact
@@ -24,8 +33,9 @@ from typing import Any
 import gymnasium as gym
 from pydantic import BaseModel, Field
 
+from agents.failures import end_reason, is_infrastructure_error
 from agents.policy import Completion, Policy, Request, SamplingParams, TokenPolicy
-from agents.tokens import ContextExhausted
+from agents.seeds import turn_seed
 from agents.trajectory import Trajectory, Turn
 
 
@@ -98,7 +108,7 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
     conv = None
     try:
         conv = policy.start_conversation(obs) if isinstance(policy, TokenPolicy) else None
-    except Exception as e:
+    except Exception as e:  # refused before the policy sampled anything: not a sample of it
         traj.failed, traj.error = True, f"start_conversation raised {type(e).__name__}: {e}"
     if conv is not None:
         traj.prompt_ids = list(conv.prompt_ids)
@@ -106,7 +116,7 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
     while not done:
         sampling = config.sampling
         if ep.seed is not None and sampling.seed is None:  # a fresh, reproducible seed for every turn
-            sampling = sampling.model_copy(update={"seed": (ep.seed * 1000 + ep.sample) * 100 + len(traj.turns)})
+            sampling = sampling.model_copy(update={"seed": turn_seed(ep.seed, ep.sample, len(traj.turns))})
         if conv is not None:
             call = lambda: policy.generate_tokens([conv], sampling)  # noqa: E731
         else:
@@ -116,18 +126,15 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
         version = getattr(policy, "policy_version", None)  # a completion's own stamp wins (see below)
         try:
             completion = await _generate_with_retry(call, config)
-        except ContextExhausted:
-            traj.finish_reason = "length"
-            break
-        except Exception as e:
-            traj.failed, traj.error = True, f"policy failed after {config.retries} tries: {type(e).__name__}: {e}"
+        except Exception as e:  # a full context ends the episode; a server that stays down fails it
+            _cut_short(traj, e, f"policy failed after {config.retries} tries" if is_infrastructure_error(e) else "generation stopped")
             break
         action = completion.text
         if conv is not None:
             try:
                 action = conv.add_completion(completion.token_ids or [], completion.logprobs, completion.finish_reason)
             except Exception as e:  # e.g. ids and logprobs of different lengths from a faulty backend
-                traj.failed, traj.error = True, f"token bookkeeping failed: {type(e).__name__}: {e}"
+                _cut_short(traj, e, "token bookkeeping failed")
                 break
         try:
             obs, reward, terminated, truncated, step_info = await asyncio.to_thread(env.step, action)
@@ -135,11 +142,14 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
             traj.failed, traj.error = True, f"env.step raised {type(e).__name__}: {e}"
             break
         done = terminated or truncated
+        unrenderable = None
         try:
             observation_ids = conv.add_observation(obs, final=done) if conv is not None else None
-        except Exception as e:  # e.g. a chat template that re-renders earlier turns: no exact tokens
-            traj.failed, traj.error = True, f"token bookkeeping failed: {type(e).__name__}: {e}"
-            break
+        except Exception as e:  # e.g. a chat template that re-renders the policy's earlier turns differently
+            if is_infrastructure_error(e):
+                _cut_short(traj, e, "token bookkeeping failed")
+                break
+            unrenderable, observation_ids = e, []  # the turn was sampled and stepped: it stays; nothing follows it
         traj.turns.append(
             Turn(
                 action=action, observation=obs, reward=float(reward), terminated=terminated,
@@ -150,10 +160,22 @@ async def play_episode(env: gym.Env, policy: Policy, ep: Episode, config: Rollou
         )
         if done:
             traj.finish_reason = "stop" if terminated else "max_turns"
+        if unrenderable is not None:  # the env's own end (done) stands; otherwise the policy's
+            _cut_short(traj, unrenderable, "the observation could not be rendered", keep_reason=done)
+            break
     if traj.failed:
         traj.finish_reason = "error"
     traj.wall_time = time.perf_counter() - start
     return traj
+
+
+def _cut_short(traj: Trajectory, exc: BaseException, what: str, keep_reason: bool = False) -> None:
+    """Record why ``exc`` ended the episode: failed (infrastructure) or ended by the policy (``end_reason``)."""
+    traj.error = f"{what}: {type(exc).__name__}: {exc}"
+    if is_infrastructure_error(exc):
+        traj.failed = True
+    elif not keep_reason:
+        traj.finish_reason = end_reason(exc)
 
 
 async def _generate_with_retry(call: Callable[[], Awaitable[list[Completion]]], config: RolloutConfig) -> Completion:
@@ -162,11 +184,9 @@ async def _generate_with_retry(call: Callable[[], Awaitable[list[Completion]]], 
         try:
             (completion,) = await asyncio.wait_for(call(), config.request_timeout)
             return completion
-        except ContextExhausted:
-            raise
-        except Exception:
-            if attempt == config.retries - 1:
-                raise
+        except Exception as e:
+            if not is_infrastructure_error(e) or attempt == config.retries - 1:
+                raise  # the policy's own doing (a full context) would only fail again
             await asyncio.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")

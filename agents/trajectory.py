@@ -8,8 +8,11 @@ rendered first observation with the generation prompt), then per turn the sample
 after them.  Their concatenation is the exact sequence the policy saw; :meth:`Trajectory.token_ids`,
 :meth:`~Trajectory.loss_mask`, :meth:`~Trajectory.rollout_logprobs` and
 :meth:`~Trajectory.turn_spans` give it flat.  ``finish_reason`` says why the episode ended:
-``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left) or
-``error`` (``failed``).  Each turn records the ``policy_version`` (weights version) that sampled
+``stop`` (the env terminated it), ``max_turns`` (truncated), ``length`` (no context left),
+``unrenderable`` (the chat template refused an observation: the episode ends with the reward it
+earned, its last turn without observation ids) or ``error`` (``failed``: an infrastructure fault,
+see :mod:`agents.failures`).  ``error`` holds the reason for ``failed`` episodes and for the early,
+policy-caused ends (``length``, ``unrenderable``), which are scored and trained on.  Each turn records the ``policy_version`` (weights version) that sampled
 it; :attr:`Trajectory.policy_versions` lists them (more than one: weights changed mid-episode).
 
 Images (``image_url`` content parts in the messages) are stored once, by reference:
@@ -62,7 +65,7 @@ class Trajectory(BaseModel):
     error: str | None = None
     wall_time: float = 0.0
     prompt_ids: list[int] | None = None  # token-level policies only
-    finish_reason: str | None = None  # stop | max_turns | length | error
+    finish_reason: str | None = None  # stop | max_turns | length | unrenderable | error
 
     @property
     def has_tokens(self) -> bool:

@@ -4,17 +4,28 @@ The conversation is rendered with the model's chat template once (locally, with 
 folder's tokenizer); after that each request's prompt is the exact token sequence so far
 (:class:`agents.tokens.TokenConversation`), sent to ``/v1/completions`` as token ids with
 ``return_token_ids``, so the ids the server sampled come back verbatim together with their
-logprobs (vLLM's raw logprobs, before temperature and top-p).
+logprobs.  Which logprobs depends on how the server was started: with ``--logprobs-mode
+processed_logprobs`` (how the trainer starts it) the log-probability under the distribution that
+was sampled, log_softmax(logits / T) after top-k / top-p truncation (as :class:`HFPolicy` reports
+them); otherwise vLLM's raw logprobs (T = 1, no truncation).
+
+A prompt the server refuses as too long for its context (HTTP 400 naming the maximum length) raises
+:class:`agents.tokens.ContextExhausted`, like a prompt that leaves no room by the local count: the
+episode ends with ``finish_reason="length"``.  Any other refusal raises :class:`VLLMError`
+carrying the HTTP ``status``; a server that cannot be reached raises httpx's transport errors.
 
 It also scores answers for information-gain credit: :meth:`VLLMPolicy.score_answers` returns
 the mean log-probability of an answer's tokens after a trajectory prefix, from the server's
-``prompt_logprobs``.  It is an :class:`agents.policy.TokenPolicy`.
+``prompt_logprobs``; those are at T = 1 whatever the logprobs mode (vLLM 0.32 processes sampled
+tokens only), so a probe at another temperature is refused rather than answered at the wrong one.
+It is an :class:`agents.policy.TokenPolicy`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Sequence
 
 import httpx
@@ -24,7 +35,16 @@ from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversatio
 
 
 class VLLMError(RuntimeError):
-    pass
+    """The server answered, but not with a usable completion; ``status`` is its HTTP status, if any."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+# vLLM's 400 for a prompt (plus the requested tokens) beyond max_model_len, across versions: "This model's
+# maximum context length is N tokens ...", "The decoder prompt (length N) is longer than the maximum model length of M".
+_TOO_LONG = re.compile(r"maximum context length|maximum model length|max_model_len", re.IGNORECASE)
 
 
 class VLLMPolicy:
@@ -63,10 +83,21 @@ class VLLMPolicy:
         return await self.generate_tokens([self.start_conversation(r.messages) for r in requests], sampling)
 
     # -- answer probes --------------------------------------------------------------------
-    async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str]) -> list[float]:
-        """Mean log p(answer tokens | prefix) for each pair, from the server's prompt logprobs."""
+    async def score_answers(
+        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, temperature: float = 1.0
+    ) -> list[float]:
+        """Mean log p(answer tokens | prefix) for each pair, from the server's prompt logprobs.
+
+        ``temperature`` other than 1 (or 0, which means 1) raises ``NotImplementedError``: the server's
+        prompt logprobs are at T = 1; score such probes with the learner's model instead.
+        """
         if len(prefixes) != len(answers):
             raise ValueError("one answer per prefix")
+        if temperature not in (0.0, 1.0):
+            raise NotImplementedError(
+                f"vLLM's prompt logprobs are at temperature 1, not {temperature}: score answer probes at the "
+                "sampling temperature with an in-process model (HFPolicy or the learner)"
+            )
         return list(await asyncio.gather(*(self._score(p, a) for p, a in zip(prefixes, answers))))
 
     async def token_logprobs(self, ids: Sequence[int]) -> list[float]:
@@ -126,8 +157,10 @@ class VLLMPolicy:
     async def _post(self, body: dict) -> dict:
         body = {"model": await self.model_name(), **body}
         resp = await self._client().post("/v1/completions", json=body)
+        if resp.status_code == 400 and _TOO_LONG.search(resp.text):  # the server's context is smaller than ours
+            raise ContextExhausted(f"vLLM refused the prompt of {len(body.get('prompt') or [])} tokens: {resp.text[:300]}")
         if resp.status_code != 200:
-            raise VLLMError(f"vLLM answered {resp.status_code}: {resp.text[:500]}")
+            raise VLLMError(f"vLLM answered {resp.status_code}: {resp.text[:500]}", status=resp.status_code)
         return resp.json()
 
     async def _models(self) -> dict:
