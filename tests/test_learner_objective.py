@@ -178,3 +178,10 @@ def test_lora_saves_only_the_policy_adapter(tiny, tmp_path):
     assert (out / "adapter_model.safetensors").exists() and not (out / "reference").exists()
     merged = learner.save_weights(tmp_path / "merged")
     assert (merged / "config.json").exists()
+
+
+def test_a_training_config_refuses_top_p_below_one():
+    from trainers.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="sampling.top_p: is 0.9"):
+        load_config(preset="demo", overrides=["sampling.top_p=0.9"])

@@ -97,8 +97,51 @@ def test_vllm_server_samples_from_the_pushed_weights(tmp_path):
         finally:
             sync.close()
         after = asyncio.run(server_logprobs())
+        sampled = sampled_at_temperature(server.url, model_dir, model, 0.6)
     print(f"check: {check_seconds:.3f} s for {len(fixed)} ids; max |Δ| {max(checks):.2g}")
+    # issue #18: at T = 0.6 the sampler reports log π_0.6 and the learner scores log π_0.6 of the same tokens
+    tokens, gap, weight = sampled
+    print(f"T = 0.6: {tokens} sampled tokens, max |Δ logprob| {gap:.2g}, mean truncated-IS weight {weight:.4f}")
+    assert tokens >= 40 and gap <= 1e-3 and weight == pytest.approx(1.0, abs=2e-3)
     assert seconds > 0 and policy.policy_version == 1 and max(checks) <= atol
     assert len(after) == len(expected) == len(ids) - 1
     assert max(abs(a - b) for a, b in zip(after, expected)) <= 1e-3
     assert max(abs(a - b) for a, b in zip(before, after)) > 0.05
+
+
+def sampled_at_temperature(url, model_dir, model, temperature):
+    """Push ``model``, sample four replies at ``temperature`` and score their tokens with the learner's
+    logprob path at the same temperature: (sampled tokens, max |Δ|, mean min(exp(learner − sampler), 2))."""
+    from agents.policy import SamplingParams
+    from agents.vllm_policy import VLLMPolicy
+    from trainers.logprobs import token_logprobs
+
+    policy = VLLMPolicy(model_dir, url)
+    sync = VLLMReloadSync(url, policy, timeout=120)
+    try:
+        sync.push(model)
+    finally:
+        sync.close()
+    messages = [{"role": "system", "content": "Use lookup(key)."}, {"role": "user", "content": 'Code of "bazo"?'}]
+
+    async def sample():
+        try:
+            convs = [policy.start_conversation(messages) for _ in range(4)]
+            outs = [await policy.generate_tokens([conv], SamplingParams(temperature=temperature, max_tokens=32, seed=s))
+                    for s, conv in enumerate(convs)]
+            return [(list(conv.ids), out[0]) for conv, out in zip(convs, outs)]
+        finally:
+            await policy.aclose()
+
+    gaps, weights = [], []
+    for prompt, completion in asyncio.run(sample()):
+        ids = prompt + list(completion.token_ids)
+        select = torch.zeros((1, len(ids) - 1), dtype=torch.bool)
+        select[0, len(prompt) - 1:] = True
+        with torch.no_grad():
+            ours = token_logprobs(model, torch.tensor([ids]), torch.ones((1, len(ids)), dtype=torch.long), select, temperature)[0]
+        learner = ours[select]
+        sampler = torch.tensor(completion.logprobs)
+        gaps.append(float((learner - sampler).abs().max()))
+        weights += torch.exp(learner - sampler).clamp(max=2.0).tolist()
+    return len(weights), max(gaps), sum(weights) / len(weights)

@@ -205,6 +205,9 @@ class TrainConfig(_Strict):
             raise _field_error("credit_kwargs", f"{self.credit} rejects {self.credit_kwargs}: {e}") from None
         if self.sft is not None:
             self._sft_source_known(self.sft.data, self.sft.teacher_kwargs)
+        if self.sampling.top_p < 1.0:  # the samplers report log π over the top-p set; the learner scores the full π_T
+            raise _field_error("sampling.top_p", f"is {self.sampling.top_p}: training samples with top_p 1 (the learner's "
+                                                 "π_old, π_θ and IS weights are over the full distribution at the temperature)")
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
         return self

@@ -18,7 +18,7 @@ S counts sequences with at least one masked token.  ``normalizer`` replaces the 
 their gradients add up to the full batch's (see :func:`normalizer`).
 
 KL penalty to a reference, per sampled token with r = ref_logp − logp (``kl_penalty``; Schulman's
-estimators, as in TRAINING.md).  Tokens are drawn from π, and the penalty is differentiated as is
+estimators).  Tokens are drawn from π, and the penalty is differentiated as is
 (no reweighting), so *value* and *gradient* estimate different things:
 
     k1 = −r             value: KL(π‖ref) unbiased    gradient: E[∇k1] = 0 (only a
