@@ -174,3 +174,23 @@ def test_dynamic_sampling_logs_drawn_and_kept_figures(tiny_model, tmp_path):
         assert all(len({t.total_reward for t in g}) > 1 for g in groups)  # the filter ranks total_reward
     finally:
         trainer.close()
+
+
+def test_hf_samples_at_a_temperature_get_is_weights_of_one(tiny_model, tmp_path):
+    """Issue #18 on the HF backend: at T = 0.6 the sampler's logprobs of what it drew equal the learner's
+    (the shared module), so the truncated-IS weight is 1 and only engine mismatch could move it."""
+    from trainers.batch import build_batch
+
+    trainer = trainer_for(tiny_model, tmp_path / "run", "sampling.temperature=0.6", "sampling.max_tokens=24")
+    try:
+        groups, _ = trainer.collect(1)
+        trajs = [t for g in groups for t in g]
+        batch = build_batch(trajs, [[1.0] * len(t.turns) for t in trajs], trainer.learner.pad_id)
+        ours, _ = trainer.learner.token_logprobs(batch, sampled_only=True)
+        sampled = batch.loss_mask.bool()
+        assert int(sampled.sum()) >= 30
+        assert torch.allclose(ours[sampled], batch.rollout_logprobs[sampled], atol=1e-4)
+        metrics = trainer.learner.step(batch, trainer.config.loss, micro_batch=8)
+        assert metrics["tis_weight_mean"] == pytest.approx(1.0, abs=1e-4)
+    finally:
+        trainer.close()
