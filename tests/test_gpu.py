@@ -57,7 +57,8 @@ def test_hf_rollouts_share_the_learners_module_and_its_numerics(tiny_model, tmp_
         inner = trainer.policy.inner
         assert inner.model is trainer.learner.model  # one module: no weight copy to sync
         assert inner.autocast == (torch.bfloat16 if ON_GPU else None)
-        groups, stats = trainer.collect(1)
+        got = trainer.collect(1)
+        groups, stats = got.groups, got.stats
         trajs = [t for g in groups for t in g]
         assert stats["failed"] == 0 and len(trajs) == 16
         assert {tk.policy_version for t in trajs for tk in t.turns} == {0}

@@ -44,7 +44,8 @@ class RecordingPolicy:
 def test_igpo_probe_template_reaches_the_answer_probes(tiny_model, tmp_path):
     trainer = _trainer(tiny_model, tmp_path / "run", "credit=igpo", "credit_kwargs.probe_template='The code is {answer}.'")
     try:
-        groups, _ = trainer.collect(1)
+        got = trainer.collect(1)
+        groups, _ = got.groups, got.stats
         trainer.policy = recorder = RecordingPolicy(trainer.policy.inner)
         trainer.probe_model = None  # score through the policy, as a server without an in-process copy would
         advantages, signals = trainer.credit_step(groups)
@@ -71,10 +72,9 @@ def test_spa_progress_estimator_round_trips_through_the_loop_checkpoint(tiny_mod
     run = tmp_path / "run"
     first = _trainer(tiny_model, run, "credit=spa")
     try:
-        groups, _ = first.collect(1)
-        first.estimator.observe([t for g in groups for t in g])
-        fitted = first.estimator.maybe_refit(1)
-        assert fitted is not None and first.estimator.fits == 1
+        got = first.collect(1)  # the step's rollouts go to the estimator, which refits once at step 1
+        groups = got.groups
+        assert got.fit_metrics and first.estimator.fits == 1
         save_checkpoint(run, 1, RunState(first), {"step_note": "spa"})
         expected = first.estimator.predict(groups[0])
         head = {k: v.clone() for k, v in first.estimator.head.state_dict().items()}

@@ -124,7 +124,8 @@ def test_a_step_with_more_than_half_failed_stops_the_run(tiny_model, tmp_path):
             return [failed(e) if i % 2 else t for i, (e, t) in enumerate(zip(episodes, trajs))]
 
         trainer.backend.play = half
-        groups, stats = trainer.collect(1)
+        got = trainer.collect(1)
+        groups, stats = got.groups, got.stats
         assert stats["failed"] == 3 and sum(len(g) for g in groups) == 3
     finally:
         trainer.close()
@@ -137,7 +138,8 @@ def test_every_push_is_checked_and_a_stale_policy_version_stops_the_run(tiny_mod
         assert trainer.last_sync_diff is not None and trainer.last_sync_diff <= 1e-5  # the shared module: exact
         assert row["policy_version"] == 1
         trainer.policy.policy_version = 5  # as if a push bumped the version but the sampler kept old weights
-        groups, _ = trainer.collect(2)
+        got = trainer.collect(2)
+        groups, _ = got.groups, got.stats
         for traj in (t for g in groups for t in g):
             for turn in traj.turns:
                 turn.policy_version = 4
@@ -167,11 +169,14 @@ def test_a_sampler_that_differs_from_the_learner_stops_the_run(tiny_model, tmp_p
 def test_dynamic_sampling_logs_drawn_and_kept_figures(tiny_model, tmp_path):
     trainer = trainer_for(tiny_model, tmp_path / "run", "dynamic_sampling=true")
     try:
-        groups, stats = trainer.collect(1)
+        got = trainer.collect(1)
+        groups, stats = got.groups, got.stats
         assert {"drawn_reward", "drawn_success"} <= set(stats)
         drawn = stats["episodes"] - stats["failed"]
         assert drawn >= sum(len(g) for g in groups)
-        assert all(len({t.total_reward for t in g}) > 1 for g in groups)  # the filter ranks total_reward
+        # a group is kept when its credit gives some turn a non-zero advantage (GRPO: returns that differ)
+        assert all(any(abs(a) > 0 for row in adv for a in row) for adv in got.advantages)
+        assert all(len({t.total_reward for t in g}) > 1 for g in groups)
     finally:
         trainer.close()
 
@@ -183,7 +188,8 @@ def test_hf_samples_at_a_temperature_get_is_weights_of_one(tiny_model, tmp_path)
 
     trainer = trainer_for(tiny_model, tmp_path / "run", "sampling.temperature=0.6", "sampling.max_tokens=24")
     try:
-        groups, _ = trainer.collect(1)
+        got = trainer.collect(1)
+        groups, _ = got.groups, got.stats
         trajs = [t for g in groups for t in g]
         batch = build_batch(trajs, [[1.0] * len(t.turns) for t in trajs], trainer.learner.pad_id)
         ours, _ = trainer.learner.token_logprobs(batch, sampled_only=True)
@@ -192,5 +198,31 @@ def test_hf_samples_at_a_temperature_get_is_weights_of_one(tiny_model, tmp_path)
         assert torch.allclose(ours[sampled], batch.rollout_logprobs[sampled], atol=1e-4)
         metrics = trainer.learner.step(batch, trainer.config.loss, micro_batch=8)
         assert metrics["tis_weight_mean"] == pytest.approx(1.0, abs=1e-4)
+    finally:
+        trainer.close()
+
+
+def test_dynamic_sampling_drops_a_group_only_when_all_its_advantages_are_zero(tiny_model, tmp_path):
+    """Per method: a turn-level method that finds signal in a group of tied outcomes keeps it."""
+
+    class EveryOtherTask:  # a stand-in credit method: zero advantages on every other task drawn
+        name, needs, probe_template = "every-other", frozenset(), "{answer}"
+
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def assign(self, group, signals=None):
+            self.seen.append(group[0].task_id)
+            value = 0.0 if len(self.seen) % 2 == 0 else 0.5
+            return [[value] * len(t.turns) for t in group]
+
+    trainer = trainer_for(tiny_model, tmp_path / "run", "dynamic_sampling=true", "tasks_per_step=2")
+    try:
+        trainer.credit = credit = EveryOtherTask()
+        got = trainer.collect(1)
+        kept = [g[0].task_id for g in got.groups]
+        assert kept == credit.seen[0::2][:2]  # the zero-advantage groups (even draws) were dropped, more drawn
+        assert got.stats["groups_dropped"] == len(credit.seen) - len(kept) >= 1
+        assert all(a == 0.5 for adv in got.advantages for row in adv for a in row)
     finally:
         trainer.close()

@@ -174,7 +174,8 @@ def loop_rolls_out_from_the_pushed_adapter(tiny_model, tmp_path, url, trained) -
         row = trainer.step(1)  # rolls out from the base model, updates, pushes (the server already holds the name)
         assert row["policy_version"] == 1 and trainer.policy.served_name == "turngym-policy"
         assert trainer.last_sync_diff is not None and trainer.last_sync_diff <= 1e-3  # the loop checked its push
-        groups, _ = trainer.collect(2)
+        got = trainer.collect(2)
+        groups, _ = got.groups, got.stats
         trajs = [t for g in groups for t in g]
         assert trajs and {tk.policy_version for t in trajs for tk in t.turns} == {1}
         batch = build_batch(trajs, [[0.0] * len(t.turns) for t in trajs], trainer.learner.pad_id)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,19 @@ from trainers.signals import compute_signals_many, drop_failed
 from trainers.sync import check_ids, check_policy_versions, sync_tolerance
 
 MAX_REFILLS = 3
+ZERO_ADVANTAGE = 1e-8  # |A| at or below this is no signal (dynamic sampling drops a group of only such turns)
+
+
+@dataclass
+class Collected:
+    """One step's kept groups, aligned with their per-turn advantages and the signals behind them."""
+
+    groups: list[list[Trajectory]] = field(default_factory=list)
+    advantages: list[list[list[float]]] = field(default_factory=list)
+    signals: list[Signals | None] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=lambda: {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0})
+    fit_metrics: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=lambda: {"rollout": 0.0, "credit": 0.0})
 
 
 class RolloutFailure(RuntimeError):
@@ -130,17 +144,20 @@ class Trainer:
         return evaluate(self.policy, cfg.env, split, n, sampling=sampling, seed=cfg.seed, env_kwargs=self.env_kwargs, out=out)
 
     # -- one RL step ------------------------------------------------------------------------
-    def collect(self, step: int, progress=None) -> tuple[list[list[Trajectory]], dict[str, float]]:
-        """The step's groups.  ``stats`` counts failed episodes and dropped groups, and gives reward and
-        success over every episode drawn (``drawn_*``) beside those kept for the update (the row's
-        ``reward``/``success``): under dynamic sampling the kept ones are biased toward 0.5."""
+    def collect(self, step: int, progress=None) -> Collected:
+        """The step's groups with their credit.  Rounds of ``tasks_per_step`` tasks × G episodes; with
+        ``dynamic_sampling``, a group is dropped when the credit method gives every turn of it a zero
+        advantage (it would add no gradient; a turn-level method can find signal where outcomes tie)
+        and tasks not drawn yet are drawn, up to ``MAX_REFILLS`` more rounds.  ``stats`` counts failed
+        episodes and dropped groups, and gives reward and success over every episode drawn (``drawn_*``)
+        beside those kept for the update (the row's ``reward``/``success``: biased toward 0.5)."""
         cfg = self.config
-        kept: list[list[Trajectory]] = []
-        stats: dict[str, float] = {"failed": 0, "groups_dropped": 0, "episodes": 0, "sampled_tokens": 0}
+        out = Collected()
+        stats = out.stats
         drawn: set[str] = set()
         played: list[Trajectory] = []
         for round_ in range(1 + (MAX_REFILLS if cfg.dynamic_sampling else 0)):
-            need = cfg.tasks_per_step - len(kept)
+            need = cfg.tasks_per_step - len(out.groups)
             if need <= 0:
                 break
             # a refill draws tasks not drawn yet this step (one group per task: the viewer groups a step's file by task)
@@ -148,6 +165,7 @@ class Trainer:
             drawn.update(chosen)
             episodes = [Episode(task_id=t, seed=episode_seed(cfg, step, 100 * round_ + k), sample=j)
                         for k, t in enumerate(chosen) for j in range(cfg.group_size)]
+            t0 = time.perf_counter()
             trajs = self.rollout(episodes, on_done=progress)
             stats["episodes"] += len(trajs)
             failed = sum(t.failed for t in trajs)
@@ -155,22 +173,34 @@ class Trainer:
                 errors = sorted({t.error or "" for t in trajs if t.failed})[:3]
                 raise RolloutFailure(f"step {step}: {failed} of {len(trajs)} episodes failed on infrastructure "
                                      f"(more than half); first errors: {errors}")
+            groups = []
             for group in group_by_task(trajs, cfg.group_size):
                 ok, bad = drop_failed(group)
                 good = [t for t in ok if t.turns]  # an episode whose first prompt filled the context has nothing to train
                 stats["failed"] += len(bad)
                 played += good
                 stats["sampled_tokens"] += sum(len(tk.token_ids or []) for t in good for tk in t.turns)
-                if not good:
-                    continue
-                # the same quantity outcome credit ranks (returns(): total_reward), so a kept group has signal
-                if cfg.dynamic_sampling and len(set(returns(good))) == 1:
+                if good:
+                    groups.append(good)
+            self.check_policy_version(groups)
+            t1 = time.perf_counter()
+            if self.estimator is not None:  # SPA: the estimator sees every rollout, refits once per step
+                self.estimator.observe([t for g in groups for t in g])
+                if round_ == 0:
+                    out.fit_metrics = self.estimator.maybe_refit(step) or {}
+            advantages, signals = self.credit_step(groups) if groups else ([], [])
+            out.seconds["rollout"] += t1 - t0
+            out.seconds["credit"] += time.perf_counter() - t1
+            for group, adv, sig in zip(groups, advantages, signals):
+                if cfg.dynamic_sampling and all(abs(a) <= ZERO_ADVANTAGE for row in adv for a in row):
                     stats["groups_dropped"] += 1
                     continue
-                kept.append(good)
+                out.groups.append(group)
+                out.advantages.append(adv)
+                out.signals.append(sig)
         stats["drawn_reward"] = mean_std(returns(played))[0]
         stats["drawn_success"] = mean_std([float(t.success) for t in played])[0]
-        return kept, stats
+        return out
 
     def credit_step(self, groups: list[list[Trajectory]]) -> tuple[list[list[list[float]]], list[Signals | None]]:
         """Per group: the per-turn advantages, and the signals they were computed from (None: the method needs none)."""
@@ -183,15 +213,8 @@ class Trainer:
 
     def step(self, step: int, progress=None) -> dict[str, Any]:
         cfg = self.config
-        t0 = time.perf_counter()
-        groups, stats = self.collect(step, progress)
-        self.check_policy_version(groups)
-        t1 = time.perf_counter()
-        fit_metrics: dict[str, float] = {}
-        if self.estimator is not None:
-            self.estimator.observe([t for g in groups for t in g])
-            fit_metrics = self.estimator.maybe_refit(step) or {}
-        advantages, signals = self.credit_step(groups) if groups else ([], [])
+        got = self.collect(step, progress)
+        groups, advantages, signals, stats = got.groups, got.advantages, got.signals, got.stats
         t2 = time.perf_counter()
         trajs = [t for g in groups for t in g]
         flat_adv = [a for g in advantages for a in g]
@@ -211,11 +234,12 @@ class Trainer:
         row = {
             "reward": mean_std(outcomes)[0], "success": mean_std([float(t.success) for t in trajs])[0],
             "turns": mean_std([len(t.turns) for t in trajs])[0], "groups": len(groups), **stats,
-            "adv_mean": adv_mean, "adv_std": adv_std, "adv_nonzero": sum(abs(a) > 1e-8 for a in token_adv) / max(1, len(token_adv)),
+            "adv_mean": adv_mean, "adv_std": adv_std, "adv_nonzero": sum(abs(a) > ZERO_ADVANTAGE for a in token_adv) / max(1, len(token_adv)),
             "policy_version": int(self.policy.policy_version),
-            "time/rollout": t1 - t0, "time/credit": t2 - t1, "time/train": t3 - t2, "time/sync": t4 - t3, "time/save_rollouts": t5 - t4,
-            "rollout_tokens_per_s": stats["sampled_tokens"] / max(t1 - t0, 1e-9),
-            **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))}, **fit_metrics,
+            "time/rollout": got.seconds["rollout"], "time/credit": got.seconds["credit"], "time/train": t3 - t2,
+            "time/sync": t4 - t3, "time/save_rollouts": t5 - t4,
+            "rollout_tokens_per_s": stats["sampled_tokens"] / max(got.seconds["rollout"], 1e-9),
+            **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))}, **got.fit_metrics,
         }
         if "tokens" in learner_metrics:
             row["train_tokens_per_s"] = learner_metrics.get("seq_tokens", 0.0) * cfg.updates_per_batch / max(t3 - t2, 1e-9)
