@@ -185,3 +185,13 @@ def test_a_training_config_refuses_top_p_below_one():
 
     with pytest.raises(ConfigError, match="sampling.top_p: is 0.9"):
         load_config(preset="demo", overrides=["sampling.top_p=0.9"])
+
+
+def test_the_lora_reference_is_scored_without_dropout(tiny):
+    learner = Learner(tiny, device="cpu", lora=LoraConfig(r=4, alpha=8, dropout=0.5), ref_model=True)
+    learner.freeze_reference()
+    batch = build_batch(TRAJS, ADVS, learner.pad_id)
+    mask = batch.loss_mask > 0
+    learner.model.train()  # as inside an update
+    first, second = learner._ref_logprobs(batch, mask), learner._ref_logprobs(batch, mask)
+    assert torch.equal(first, second) and learner.model.training

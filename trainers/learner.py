@@ -186,17 +186,23 @@ class Learner:
         return logp, ent
 
     def _ref_logprobs(self, mb: TokenBatch, select: torch.Tensor) -> torch.Tensor:
+        """The reference's log π_T, without dropout (LoRA shares the policy's module, in train mode here)."""
         with torch.no_grad():
             if self._ref is not None:
                 return self._forward(mb, select=select, temperature=self.temperature, model=self._ref)[0]
-            if REFERENCE_ADAPTER in getattr(self.model, "peft_config", {}):
-                self.model.set_adapter(REFERENCE_ADAPTER)
-                try:
+            training = self.model.training
+            self.model.eval()
+            try:
+                if REFERENCE_ADAPTER in getattr(self.model, "peft_config", {}):
+                    self.model.set_adapter(REFERENCE_ADAPTER)
+                    try:
+                        return self._forward(mb, select=select, temperature=self.temperature)[0]
+                    finally:
+                        self._activate_policy_adapter()
+                with self.model.disable_adapter():  # LoRA before freeze_reference: the base model is the reference
                     return self._forward(mb, select=select, temperature=self.temperature)[0]
-                finally:
-                    self._activate_policy_adapter()
-            with self.model.disable_adapter():  # LoRA before freeze_reference: the base model is the reference
-                return self._forward(mb, select=select, temperature=self.temperature)[0]
+            finally:
+                self.model.train(training)
 
     # -- the KL reference ----------------------------------------------------------------------
     def _activate_policy_adapter(self) -> None:

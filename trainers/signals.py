@@ -289,7 +289,7 @@ def turn_entropies(groups: Sequence[Sequence[Trajectory]], learner: Any, micro_b
     if not flat:
         return [[] for _ in groups]
     batch = build_batch(flat, [[0.0] * len(t.turns) for t in flat], learner.pad_id)
-    _, ent = learner.token_logprobs(batch, grad=False, micro_batch=micro_batch, entropy=True)
+    _, ent = learner.token_logprobs(batch, grad=False, micro_batch=micro_batch, entropy=True, sampled_only=True)
     rows = []
     for i, traj in enumerate(flat):
         # target j predicts token j + 1, so a turn's tokens [s, e) are targets [s − 1, e − 1)
