@@ -8,8 +8,13 @@ from envs.core import ToolEnv
 from envs.registry import Player, load_plugins, make, register, register_oracle, registered
 from envs.spaces import MessagesSpace, TextSpace
 from envs.tasks import SPLITS, JsonlTaskSet, ListTaskSet, Task, TaskSet
+from tools import call
 
-# Each family owns its task set (for sizes without building an env), its oracle and its baselines.
+# Each family owns its task set (for sizes without building an env), its oracle and its baselines, and
+# states how an agent writes its answer (``probe_template``: the answer tool call that IGPO's probes
+# score).  Families whose probe answer is not written verbatim in a call declare none: SQL probes the
+# gold *result* (submit_sql takes a query), Code's reference program would need JSON escaping inside
+# submit(code=...), WebShop and the GUI envs end with clicks, not a stated answer.
 register(
     "SQL-v0", "envs.sql.env:SQLEnv",
     description="Answer questions over real SQLite databases (11 generated domains + Chinook)",
@@ -20,6 +25,7 @@ register(
     description="Multi-hop QA by searching a generated fictional encyclopedia (BM25; test is an unseen world)",
     tasks="envs.search.data:load_search_tasks", oracle="envs.search.oracle:plan",
     baselines={"answer-only": "envs.search.oracle:AnswerOnly", "search-only": "envs.search.oracle:SearchOnly"},
+    probe_template=call("answer", text="{answer}"),
 )
 register(
     "Code-v0", "envs.code.env:CodeEnv",
@@ -31,6 +37,7 @@ register(
     description="Find a key's code with lookup (1-2 hops, or none), then answer; small enough to learn on a CPU",
     tasks="envs.lookup.data:load_lookup_tasks", oracle="envs.lookup.oracle:plan",
     baselines={"hasty": "envs.lookup.oracle:Hasty"},
+    probe_template=call("answer", value="{answer}"),
 )
 register(
     "WebShop-v0", "envs.webshop.env:WebShopEnv",
@@ -54,6 +61,16 @@ register(
     description="MiniWoB++ tasks (miniwob 1.1.0, Selenium Chromium) under the GUI tool-call actions (test: 6 held-out tasks)",
     tasks="envs.gui.miniwob_env:miniwob_tasks", oracle="envs.gui.oracle:miniwob_plan",
 )
+
+# The Vault family (envs/vault/): chains of K rooms to a vault, built to test turn-level credit.
+for _name, _rooms, _key in (("Vault2-v0", 2, False), ("Vault3-v0", 3, False), ("Vault6-v0", 6, False), ("VaultKey3-v0", 3, True)):
+    register(
+        _name, "envs.vault.env:VaultEnv", kwargs={"rooms": _rooms, "key": _key},
+        description=f"Walk a chain of {_rooms} rooms{', key from a side room first' if _key else ''} to a vault, "
+                    "one code digit per room; the sign names the right door",
+        tasks=f"envs.vault.data:tasks_{_rooms}", oracle="envs.vault.oracle:plan",
+        baselines={"decoy": "envs.vault.oracle:Decoy"}, probe_template=call("answer", code="{answer}"),
+    )
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Player", "Task", "TaskSet", "TextSpace", "ToolEnv",

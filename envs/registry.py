@@ -16,7 +16,12 @@ Besides the env itself an entry may name, each as an object or a lazy ``"module:
   Chromium), a function telling whether they are built; ``turngym list`` shows such a set as not
   built instead of building it;
 * ``baselines``: named :class:`Player` factories (e.g. Search-v0's ``answer-only``).  A player is
-  not privileged: it sees only what a model sees, the conversation and the tool specs.
+  not privileged: it sees only what a model sees, the conversation and the tool specs;
+* ``probe_template``: how an agent writes this env's answer, as the text of its answer tool call
+  with ``{answer}`` where the answer goes (``tools.call("answer", value="{answer}")``).  Information-
+  gain credit (IGPO) scores the ground truth inside it, so the probe is what the policy would write;
+  None (the default): the env's answer is not something the agent writes verbatim (a SQL result,
+  a JSON-escaped program, a product id), and IGPO needs an explicit ``probe_template`` there.
 
 The scripted policies of ``agents`` find these through the entry, so a family's oracle and
 baselines live in the family (``envs/<family>/oracle.py``) and ``agents`` holds no family code.
@@ -65,6 +70,7 @@ class EnvEntry(BaseModel):
     oracle: str | Callable[[int, dict[str, Any]], str] | None = None
     baselines: dict[str, str | Callable[[], Any]] = {}
     built: str | Callable[[], bool] | None = None
+    probe_template: str | None = None
 
     def tasks_built(self) -> bool:
         """False only when the entry names a ``built`` check and it says the tasks are not built yet."""
@@ -106,13 +112,14 @@ def register(
     oracle: str | OraclePlan | None = None,
     baselines: dict[str, str | Callable[[], Player]] | None = None,
     built: str | Callable[[], bool] | None = None,
+    probe_template: str | None = None,
     override: bool = False,
 ) -> str:
     """Register an env; returns its full id.  ``entry_point`` is ``"module:Class"`` or a callable.
 
     ``kwargs`` are defaults passed to the constructor; ``gymnasium.make(id, **kw)`` overrides them.
-    ``tasks``, ``oracle`` and ``baselines`` are described in the module docstring.  Registering an
-    existing id raises unless ``override=True``.
+    ``tasks``, ``oracle``, ``baselines`` and ``probe_template`` are described in the module docstring.
+    Registering an existing id raises unless ``override=True``.
     """
     full_id = env_id(name)
     if full_id in _REGISTRY and not override:
@@ -128,9 +135,11 @@ def register(
     for player in baselines or {}:
         if player in ("oracle", "random") or ":" in player:
             raise ValueError(f"baseline name {player!r} is taken by a built-in policy or spec")
+    if probe_template is not None and (not isinstance(probe_template, str) or probe_template.count("{answer}") != 1):
+        raise ValueError(f"probe_template must be a string holding '{{answer}}' once, got {probe_template!r}")
     _REGISTRY[full_id] = EnvEntry(
         id=full_id, entry_point=entry_point, kwargs=kwargs or {}, description=description,
-        tasks=tasks, oracle=oracle, baselines=dict(baselines or {}), built=built,
+        tasks=tasks, oracle=oracle, baselines=dict(baselines or {}), built=built, probe_template=probe_template,
     )
     gym.register(id=full_id, entry_point=entry_point, kwargs=kwargs or {}, disable_env_checker=True)
     return full_id

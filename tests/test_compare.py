@@ -68,6 +68,26 @@ def test_bad_requests_fail_fast(tmp_path: Path):
         compare(cfg.model_copy(update={"eval_every": 0}), ["grpo"], 1, tmp_path)
 
 
+def test_cli_takes_per_method_settings_and_names_a_bad_one(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tests.test_compare_runs import FakeTrain
+    from trainers import compare as compare_mod
+    from turngym.cli import app
+
+    fake = FakeTrain()
+    monkeypatch.setattr(compare_mod, "_train", lambda config, resume, console=None: fake(config, resume, console))
+    out = tmp_path / "cmp"
+    args = ["compare", "compare-tiny", "--methods", "grpo,igpo", "--seeds", "3", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--method-set", "igpo.credit_kwargs.gamma=0.9", "--target", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert {c.credit_kwargs.get("gamma") for c, _ in fake.calls if c.credit == "igpo"} == {0.9}
+    report = json.loads((out / "report.json").read_text())
+    assert report["target"] == 0.3 and report["paired"]["igpo"]["p"] == 0.25  # +0.1 on each of 3 seeds: 2 of 8 flips
+    result = CliRunner().invoke(app, [*args, "--method-set", "igpo.credit_kwargs.gama=0.9"])
+    assert result.exit_code == 1 and "compare.methods.igpo.credit_kwargs" in result.output
+
+
 @pytest.mark.slow
 def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
     from typer.testing import CliRunner
@@ -88,3 +108,16 @@ def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
     assert report["methods"]["igpo"]["time"]["signals"] > 0
     assert (out / "sft" / "seed0" / "model" / "config.json").exists()  # one SFT, shared by both methods
     assert (out / "curves.png").exists() and "<svg" in (out / "curves.html").read_text()
+    import yaml
+
+    igpo_cfg = yaml.safe_load((out / "igpo" / "seed0" / "config.yaml").read_text())
+    assert igpo_cfg["credit_kwargs"]["probe_template"].startswith('<tool_call>{"name": "answer"')  # Lookup's answer call
+    checks = report["methods"]["igpo"]["per_seed"]["0"]["checks"]
+    assert checks["steps"] == 1 and checks["groups"] == 2 and checks["decision_turns"] > 0
+    assert "## Paired against grpo" in (out / "report.md").read_text()
+    before = (out / "igpo" / "seed0" / "summary.json").stat().st_mtime
+    again = CliRunner().invoke(app, ["compare", "compare-tiny", "--methods", "grpo,igpo", "--seeds", "1", "--out", str(out),
+                                     "--set", f"out_dir={tmp_path / 'run'}", "--set", "steps=1", "--set", "sft.steps=4",
+                                     "--set", "eval_tasks=3", "--set", "test_tasks=3"])
+    assert again.exit_code == 0, again.output  # finished runs with the same config are reused, not retrained
+    assert (out / "igpo" / "seed0" / "summary.json").stat().st_mtime == before

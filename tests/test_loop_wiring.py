@@ -226,3 +226,18 @@ def test_dynamic_sampling_drops_a_group_only_when_all_its_advantages_are_zero(ti
         assert all(a == 0.5 for adv in got.advantages for row in adv for a in row)
     finally:
         trainer.close()
+
+
+def test_igpo_probes_the_answer_call_the_env_declares(tiny_model, tmp_path):
+    from tools import call
+
+    trainer = trainer_for(tiny_model, tmp_path / "run", "credit=igpo")
+    try:
+        assert trainer.credit.probe_template == call("answer", value="{answer}")
+    finally:
+        trainer.close()
+    from trainers.loop import Trainer
+
+    sql = load_config(overrides=["env=SQL-v0", f"model={tiny_model}", f"out_dir={tmp_path / 'sql'}", "credit=igpo"])
+    with pytest.raises(ValueError, match="SQL-v0 declares no answer probe template"):
+        Trainer(sql)

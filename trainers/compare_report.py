@@ -1,5 +1,10 @@
 """The comparison report's files: ``report.json``, ``report.md``, ``curves.png`` and ``curves.html``.
 
+``report.md`` holds the summary table, then the paired comparison with the baseline (per-seed
+differences of final held-out success, their mean, bootstrap 95 % CI, exact sign-flip p and Holm p),
+episodes to the target per seed (``> budget`` when never reached: censored, not dropped), the area
+under each run's val curve, the manipulation checks per run and each method's settings.
+
 ``curves.html`` draws the curves as inline SVG (no script, no CDN) and repeats the table, so it
 opens from disk anywhere; ``curves.png`` is the same figure from matplotlib (Agg backend).
 """
@@ -38,6 +43,71 @@ HEADER = ["method", "seeds", "final held-out success % (mean ± std)", "min–ma
           "budget (episodes)", "time s: rollout / signals+credit / train / eval+other", "wall s"]
 
 
+def _pp(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}"
+
+
+def _num(x: float | None, fmt: str = ".3f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def paired_lines(report: dict[str, Any]) -> list[str]:
+    paired = report.get("paired") or {}
+    if not paired:
+        return []
+    n = max((p["n"] for p in paired.values()), default=0)
+    rows = [[name, ", ".join(f"{s}: {_pp(d)}" for s, d in p["diffs"].items()) or "n/a", _pp(p["mean"]),
+             "n/a" if p["ci_low"] is None else f"[{_pp(p['ci_low'])}, {_pp(p['ci_high'])}]",
+             _num(p["p"]), _num(p.get("p_holm"))] for name, p in paired.items()]
+    return ["", f"## Paired against {report['baseline']}: final held-out {report.get('test_split', 'test')} success",
+            "", f"Per seed: method − {report['baseline']} in points; mean with a percentile bootstrap 95 % CI "
+            f"({report.get('bootstrap_resamples', 10000)} seeded resamples); p: exact two-sided sign-flip permutation test "
+            f"(all 2^n flips; with n = {n} seeds no p is below {2 / 2 ** n if n else 1:.3f}); Holm: adjusted across methods.", ""] + \
+        _table(["method", "Δ per seed (points)", "mean Δ", "95 % CI", "p", "p (Holm)"], rows)
+
+
+def per_seed_lines(report: dict[str, Any]) -> list[str]:
+    if not any(m.get("per_seed") for m in report["methods"].values()):
+        return []
+    rows, checks = [], []
+    for name, m in report["methods"].items():
+        seeds = m["per_seed"]
+        rows.append([name, ", ".join(f"{s}: {'> ' + str(v['budget']) if v['censored'] else v['episodes_to_target']}" for s, v in seeds.items()),
+                     f"{m['reached_target']}/{len(seeds)}",
+                     "> budget" if m["episodes_to_target_median"] is None else f"{m['episodes_to_target_median']:.0f}",
+                     ", ".join(f"{s}: {_num(v['auc'])}" for s, v in seeds.items()), _num(m["auc_mean"])])
+        for s, v in seeds.items():
+            c = v.get("checks") or {}
+            checks.append([name, s, _pct(c.get("equal_outcome_share")), _pct(c.get("anchor_share")), _pct(c.get("anchor_diverse_share")),
+                           "n/a" if c.get("igpo_auc") is None else f"{c['igpo_auc']:.3f} ({c['igpo_turns']} turns)",
+                           _num(c.get("igpo_mean_abs_gain"), ".2e"), str(v.get("config_hash") or "n/a")])
+    target = report.get("target")
+    return ["", f"## Episodes to reach {_pct(target)} {report.get('eval_split', 'val')} success ({report.get('target_source', '')}) and area under the curve",
+            "", "Per seed: the first evaluation at or above the target; `> budget`: never reached (censored, counted as +∞ "
+            "in the median). AUC: the area under the run's val curve over its episodes (its mean val success).", ""] + \
+        _table(["method", "episodes to target per seed", "reached", "median", "AUC per seed", "mean AUC"], rows) + \
+        ["", "## Manipulation checks (per run, from its saved rollouts)", "",
+         "equal outcomes: groups whose samples all earned the same return (dropped ones included); anchor ≥ 2: decision turns "
+         "in a GiGPO anchor group (same state_key within a task's group) of two or more; diverse: of those groups, ones with "
+         "different actions; IGPO AUC: information-gain turn rewards (turns 1..T−1) of the first step's rollouts (the SFT "
+         "model's) against the episode's success (0.5: no separation); abs gain: their mean magnitude.", ""] + \
+        _table(["method", "seed", "equal outcomes", "anchor ≥ 2", "diverse anchors", "IGPO AUC", "mean abs gain", "config hash"], checks)
+
+
+def settings_lines(report: dict[str, Any]) -> list[str]:
+    settings = report.get("settings") or {}
+    if not settings:
+        return []
+    return ["", "## Per-method settings (everything else is the same for all)", ""] + \
+        [f"- {m}: credit_kwargs {json.dumps(s['credit_kwargs'])}; loss agg {s['loss']['agg']}"
+         f"{' / ' + str(s['loss']['agg_constant']) if s['loss'].get('agg_constant') else ''}; dynamic_sampling {s['dynamic_sampling']}"
+         for m, s in settings.items()]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Credit methods on {report['env']} ({report['model']})", "",
              f"{report['steps']} RL steps × {report['episodes_per_step']} episodes per step; held-out {report['test_split']} success on "
@@ -49,6 +119,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "Curves (episodes: mean success over seeds):"]
     for name, m in report["methods"].items():
         lines.append(f"- {name}: " + ", ".join(f"{e}: {100 * v:.1f}%" for e, v, _, _ in m["curve"]))
+    lines += paired_lines(report) + per_seed_lines(report) + settings_lines(report)
     return "\n".join(lines) + "\n"
 
 

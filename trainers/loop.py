@@ -47,7 +47,7 @@ from trainers.batch import build_batch
 from trainers.config import OptimConfig, TrainConfig
 from trainers.credit import get_credit
 from trainers.credit._stats import returns
-from trainers.credit.base import CreditMethod, Signals
+from trainers.credit.base import CreditMethod, Signals, env_credit_kwargs
 from trainers.evaluate import evaluate
 from trainers.learner import Learner
 from trainers.metrics import MetricsLog, mean_std, plot_curves
@@ -116,7 +116,8 @@ class Trainer:
         self.env_kwargs = {"max_turns": config.max_turns} if config.max_turns else {}
         self.tasks = task_set(config.env)
         self.train_ids = list(self.tasks.ids(config.train_split))
-        self.credit: CreditMethod = get_credit(config.credit, **config.credit_kwargs)
+        # kwargs completed from the env where a method reads it (IGPO: the env's answer-call probe template)
+        self.credit: CreditMethod = get_credit(config.credit, **env_credit_kwargs(config.credit, config.env, config.credit_kwargs))
         # every RL-side logprob is log π_T of the sampling temperature; the lr schedule counts RL steps
         self.learner = Learner(config.model, device=config.device, dtype=config.dtype, lora=config.lora, optim=config.optim,
                                ref_model=config.loss.kl_coef > 0, seed=config.seed, total_steps=config.steps,

@@ -102,3 +102,11 @@ def credit_methods() -> list[str]:
 def broadcast(values: Sequence[float], group: Sequence[Trajectory]) -> list[list[float]]:
     """One value per trajectory, repeated on each of its turns (outcome-only methods)."""
     return [[float(v)] * len(t.turns) for v, t in zip(values, group, strict=True)]
+
+
+def env_credit_kwargs(method: str, env: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` completed from the env for methods that read it (IGPO's probe template); ValueError
+    when the env cannot give the method's signal."""
+    credit_methods()  # registers the built-in methods
+    hook = getattr(_CREDIT[method], "env_kwargs", None)
+    return hook(env, kwargs) if hook is not None else dict(kwargs)

@@ -17,6 +17,11 @@ Normalization: z-score over *all* turn rewards of *all* samples of the group tog
 Then the discounted sum over later turns: A_t = r̂_t + γ A_{t+1} (γ = 1 as in the official script).
 A_t goes on every token of turn t.
 
+The probe is scored in ``probe_template``: how the agent writes its answer.  :meth:`IGPO.env_kwargs`
+gives an env's declared template (``envs.registry``: its answer tool call) when none is given, and
+refuses an env that declares none (its answer is not something the agent writes); ``turngym
+compare`` applies it before any run.  The constructor's own default stays the bare ``"{answer}"``.
+
 Not copied from the official code: an early release never divided by the std, and a gain of
 exactly 0 was dropped from the statistics (merging turns); here every turn counts, zeros included.
 """
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trainers.credit._stats import EPS, check_group, discounted_returns, zscore_pooled
 from trainers.credit.base import Signals, register_credit
@@ -62,6 +67,21 @@ class IGPO:
         if gain not in ("prob", "logprob"):
             raise ValueError(f"gain must be 'prob' or 'logprob', got {gain!r}")
         self.gamma, self.gain, self.eps = gamma, gain, eps
+
+    @classmethod
+    def env_kwargs(cls, env: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with the probe template ``env`` declares, unless ``probe_template`` is given; a
+        ValueError naming the env when it declares none (no answer the agent writes: nothing to probe)."""
+        if "probe_template" in kwargs:
+            return dict(kwargs)
+        from envs.registry import entry
+
+        found = entry(env)
+        if found.probe_template is None:
+            raise ValueError(f"{found.id} declares no answer probe template (probe_template in envs.registry: how its agent "
+                             "writes the answer), so igpo has no information gain to measure there; give "
+                             "credit_kwargs.probe_template explicitly or leave igpo out")
+        return {**kwargs, "probe_template": found.probe_template}
 
     def turn_rewards(self, group: Sequence[Trajectory], signals: Signals) -> list[list[float]]:
         check_group(group)
