@@ -145,3 +145,73 @@ def sampled_at_temperature(url, model_dir, model, temperature):
         gaps.append(float((learner - sampler).abs().max()))
         weights += torch.exp(learner - sampler).clamp(max=2.0).tolist()
     return len(weights), max(gaps), sum(weights) / len(weights)
+
+
+def tied_tiny(tmp_path):
+    """The tiny model with its output layer tied to its embeddings (as SmolLM2's is)."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    src = resolve_model("tiny")
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    model.config.tie_word_embeddings = True
+    model.lm_head.weight = model.get_input_embeddings().weight
+    out = tmp_path / "tied-tiny"
+    model.save_pretrained(out)
+    for f in src.iterdir():
+        if f.is_file() and not (out / f.name).exists():
+            shutil.copy2(f, out / f.name)
+    return out
+
+
+def test_a_tied_model_is_written_untied_for_the_server(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from trainers.sync_files import ties_embeddings, untied_copy
+
+    tied = tied_tiny(tmp_path)
+    assert ties_embeddings(tied) and not ties_embeddings(resolve_model("tiny"))
+    out = untied_copy(tied, tmp_path / "untied")
+    weights = load_file(str(out / "model.safetensors"))
+    assert torch.equal(weights["lm_head.weight"], weights["model.embed_tokens.weight"])
+    assert json.loads((out / "config.json").read_text())["tie_word_embeddings"] is False
+    assert (out / "tokenizer.json").exists()
+    a = AutoModelForCausalLM.from_pretrained(tied, dtype=torch.float32)
+    b = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    ids = check_ids(__import__("agents.tokens", fromlist=["load_renderer"]).load_renderer(tied))
+    assert model_logprobs(a, ids) == pytest.approx(model_logprobs(b, ids), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_a_push_reaches_the_output_layer_of_a_tied_model(tmp_path):
+    """vLLM 0.32's reload_weights leaves a tied lm_head stale (SmolLM2: 0.26-0.41 nats off after a push);
+    the training server serves an untied copy and pushes untied weights, so the check passes."""
+    from agents.vllm_policy import VLLMPolicy
+    from agents.vllm_server import VLLMUnavailable
+    from transformers import AutoModelForCausalLM
+
+    tied = tied_tiny(tmp_path)
+    try:
+        server = training_server(tied, max_model_len=512, log_path=tmp_path / "vllm.log")
+    except VLLMUnavailable as e:
+        pytest.skip(f"no vLLM here: {e}")
+    assert server.untied_dir is not None and server.served_name == tied.name
+    model = AutoModelForCausalLM.from_pretrained(tied, dtype=torch.float32)
+    with server:
+        policy = VLLMPolicy(tied, server.url)
+        sync = VLLMReloadSync(server.url, policy, timeout=120)
+        try:
+            ids = check_ids(policy.renderer)
+            torch.manual_seed(0)
+            with torch.no_grad():
+                model.get_input_embeddings().weight.add_(0.05 * torch.randn_like(model.get_input_embeddings().weight))
+            sync.push(model)
+            assert sync.check(model_logprobs(model, ids), ids, sync_tolerance("float32", "cpu")) <= 1e-3
+        finally:
+            sync.close()
+        untied = server.untied_dir
+    assert not untied.exists()  # the copy goes with the server

@@ -52,6 +52,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from agents.vllm_server import VLLMServer
+from trainers.sync_files import ties_embeddings, untied_copy, write_untied  # noqa: F401
 from trainers.sync_check import (  # noqa: F401  (part of this module's interface)
     CHECK_MESSAGES, SyncError, SyncMismatch, check_ids, check_policy_versions, compare_logprobs, model_logprobs, sync_tolerance,
 )
@@ -93,13 +94,27 @@ def vllm_lora_rank(r: int) -> int:
 
 
 class TrainingVLLMServer(VLLMServer):
-    """A :class:`VLLMServer` with the RL endpoints on (dev mode) and, optionally, runtime LoRA loading."""
+    """A :class:`VLLMServer` with the RL endpoints on (dev mode) and, optionally, runtime LoRA loading.
 
-    def __init__(self, *args: Any, lora_rank: int | None = None, **kwargs: Any):
+    With ``untie=True`` and a model whose output layer is tied to its input embeddings (SmolLM2,
+    Qwen2.5-0.5B), the server loads an untied copy (:func:`write_untied`, in a temp folder removed by
+    :meth:`stop`): vLLM 0.32's in-place ``reload_weights`` updates the embeddings but not a tied
+    ``lm_head`` (found by the loop's sync check: SmolLM2 stayed 0.26-0.41 nats off after a push, an
+    untied copy 5e-5), so a full-weight push must reach a server whose ``lm_head`` loads on its own."""
+
+    def __init__(self, model: str | os.PathLike, *args: Any, lora_rank: int | None = None, untie: bool = False,
+                 **kwargs: Any):
+        from agents.models import resolve_model
+
         extra = list(kwargs.pop("extra_args", None) or [])
         if lora_rank:
             extra += ["--enable-lora", "--max-lora-rank", str(vllm_lora_rank(lora_rank)), "--max-loras", "1"]
-        super().__init__(*args, extra_args=extra, **kwargs)
+        source = resolve_model(model)
+        self.untied_dir: Path | None = None
+        if untie and ties_embeddings(source):
+            self.untied_dir = untied_copy(source, Path(tempfile.mkdtemp(prefix="turngym-untied-")) / source.name)
+            kwargs.setdefault("served_name", source.name)
+        super().__init__(self.untied_dir or source, *args, extra_args=extra, **kwargs)
         self.lora = bool(lora_rank)
 
     def environment(self) -> dict[str, str]:
@@ -109,14 +124,24 @@ class TrainingVLLMServer(VLLMServer):
             env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
         return env
 
+    def stop(self, timeout: float = 30.0) -> None:
+        try:
+            super().stop(timeout)
+        finally:
+            if self.untied_dir is not None:
+                shutil.rmtree(self.untied_dir.parent, ignore_errors=True)
+                self.untied_dir = None
+
 
 def training_server(model: str | os.PathLike, *, max_model_len: int = 2048, lora_rank: int | None = None,
                     processed_logprobs: bool = False, **kwargs: Any) -> TrainingVLLMServer:
-    """A vLLM server (not started) ready for weight sync; ``processed_logprobs`` for sampling at T != 1."""
+    """A vLLM server (not started) ready for weight sync; ``processed_logprobs`` for sampling at T != 1.
+    Full-weight runs (no ``lora_rank``) serve an untied copy of a tied model (see :class:`TrainingVLLMServer`)."""
     extra = list(kwargs.pop("extra_args", None) or [])
     if processed_logprobs:
         extra += ["--logprobs-mode", "processed_logprobs"]
-    return TrainingVLLMServer(model, max_model_len=max_model_len, lora_rank=lora_rank, extra_args=extra, **kwargs)
+    return TrainingVLLMServer(model, max_model_len=max_model_len, lora_rank=lora_rank, extra_args=extra,
+                              untie=not lora_rank, **kwargs)
 
 
 def _bump(policy: Any) -> None:
@@ -248,9 +273,12 @@ class VLLMReloadSync(_HTTPSync):
     def save(self, model: Any) -> float:
         began = time.perf_counter()
         try:
-            for child in self.folder.iterdir():  # the previous push's files
-                child.unlink()
-            model.save_pretrained(self.folder, safe_serialization=True)
+            if getattr(getattr(model, "config", None), "tie_word_embeddings", False):  # the server holds an untied copy
+                write_untied(model, self.folder)
+            else:
+                for child in self.folder.iterdir():  # the previous push's files
+                    child.unlink()
+                model.save_pretrained(self.folder, safe_serialization=True)
         except OSError as e:
             raise SyncError(f"weight sync stage 'save' ({self.folder}) failed: {e}") from e
         return time.perf_counter() - began
