@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.turngym-installed
 
-.PHONY: setup train-setup services demo lint test test-fast bench clean
+.PHONY: setup train-setup cluster-setup services demo lint test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ services:
 train-setup: setup
 	TURNGYM_SKIP_VLLM=1 bash scripts/setup.d/30-vllm.sh
 
+# Ray for the rollout workers (the [cluster] extra); only the tests need it, so `make demo` stays light.
+cluster-setup: setup
+	$(PY) -c "import ray" 2>/dev/null || $(PY) -m pip install -q -e ".[cluster]" \
+		|| echo "cluster-setup: could not install the [cluster] extra (ray); the Ray tests will skip"
+
 demo: train-setup
 	$(VENV)/bin/turngym list
 	# A short real training run on CPU (trainers/presets/demo.yaml): SFT warm start, then GRPO on
@@ -36,7 +41,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: setup services lint
+test: setup services cluster-setup lint
 	$(PY) -m pytest
 
 test-fast: setup lint

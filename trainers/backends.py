@@ -13,7 +13,8 @@ A backend is the pair the loop needs from a sampler, behind one declared interfa
   hot-swap sync.
 
 Both sample with ``max_model_len`` tokens of context, so an episode that runs out of context
-ends the same way on either.
+ends the same way on either.  With ``cluster:`` set (and ``rollout: vllm``), episodes run on Ray
+workers instead: :class:`trainers.cluster.backend.ClusterRollout` (Ray is imported only then).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class RolloutBackend(Protocol):
     * ``play(make_env, episodes, sampling, on_done)``: exactly one trajectory per episode, in order;
       an episode's own fault is recorded in its trajectory (``failed`` for infrastructure, scored
       otherwise), never raised.
+    * ``take_stats()``: the backend's own metrics since the last call (e.g. ``cluster/episodes_per_s``),
+      merged into the step's row; ``{}`` when it has none.
     * ``close()``: stops what the backend started (servers); safe to call twice.
     """
 
@@ -46,6 +49,8 @@ class RolloutBackend(Protocol):
 
     def play(self, make_env: Callable[[], Any], episodes: Sequence[Episode], sampling: SamplingParams,
              on_done: Callable[[Trajectory], None] | None = None, env_id: str = "") -> list[Trajectory]: ...
+
+    def take_stats(self) -> dict[str, float]: ...
 
     def close(self) -> None: ...
 
@@ -64,6 +69,9 @@ class InProcessRollout:
 
     def play(self, make_env, episodes, sampling, on_done=None, env_id: str = "") -> list[Trajectory]:
         return lockstep_rollout(make_env, self.policy, episodes, sampling, env_id=env_id, on_done=on_done)
+
+    def take_stats(self) -> dict[str, float]:
+        return {}
 
     def close(self) -> None:
         self.sync.close()
@@ -91,6 +99,9 @@ class VLLMRollout:
     def play(self, make_env, episodes, sampling, on_done=None, env_id: str = "") -> list[Trajectory]:
         return lockstep_rollout(make_env, self.policy, episodes, sampling, env_id=env_id, on_done=on_done)
 
+    def take_stats(self) -> dict[str, float]:
+        return {}
+
     def close(self) -> None:
         try:
             self.sync.close()
@@ -101,10 +112,16 @@ class VLLMRollout:
 
 
 def rollout_backend(config: Any, learner: Any, *, max_model_len: int, run_dir: Path, console: Any = None) -> RolloutBackend:
-    """The backend ``config.rollout`` names, sampling at ``config.sampling``'s temperature."""
+    """The backend ``config.rollout`` names, sampling at ``config.sampling``'s temperature; on Ray workers
+    (around a :class:`VLLMRollout`: its server and sync stay here) when ``config.cluster`` is set."""
     if config.rollout == "hf":
         return InProcessRollout(learner, max_batch=max(16, config.group_size * config.tasks_per_step),
                                 max_model_len=max_model_len)
-    return VLLMRollout(learner, url=config.vllm_url, max_model_len=max_model_len, temperature=config.sampling.temperature,
+    vllm = VLLMRollout(learner, url=config.vllm_url, max_model_len=max_model_len, temperature=config.sampling.temperature,
                        seed=config.seed, lora_rank=config.lora.r if config.lora else None,
                        log_path=run_dir / "vllm.log", console=console, sync_timeout=config.sync_timeout)
+    if getattr(config, "cluster", None) is None:
+        return vllm
+    from trainers.cluster.backend import cluster_backend
+
+    return cluster_backend(config, vllm, max_model_len=max_model_len, console=console)

@@ -117,6 +117,25 @@ class SFTConfig(_Strict):
         return v
 
 
+class ClusterConfig(_Strict):
+    """Rollouts on Ray workers (``trainers.cluster``; the ``[cluster]`` extra).  Needs ``rollout: vllm``: the
+    in-process HF policy shares the learner's module and cannot move to a worker."""
+
+    address: str = "local"  # local (a Ray instance in this process) | auto | HOST:PORT | ray://HOST:PORT
+    workers: int = Field(2, ge=1)  # rollout worker actors
+    concurrency: int = Field(8, ge=1)  # episodes in flight per worker
+    cpus_per_worker: float = Field(1.0, ge=0.0)
+    memory_gb: float | None = Field(None, gt=0.0)  # memory each worker reserves (Ray's scheduler); None: none
+    # custom resources each worker requests (e.g. {docker: 1}: only nodes started with --resources='{"docker": N}'
+    # take one, at most N per node); None: what the env needs (trainers.cluster.worker_resources)
+    resources: dict[str, float] | None = None
+    episode_timeout: float = Field(600.0, gt=0.0)  # seconds per try of an episode
+    max_retries: int = Field(2, ge=0)  # tries after the first, same seed, when a worker dies or times out
+    start_timeout: float = Field(300.0, gt=0.0)  # seconds a worker may take to start before it is replaced
+    imports: list[str] = Field(default_factory=list)  # modules each worker imports first (envs registered outside plugins)
+    local_cpus: int | None = Field(None, ge=1)  # address=local: CPUs Ray may use (None: all)
+
+
 class TrainConfig(_Strict):
     env: str
     train_split: str = "train"
@@ -158,6 +177,7 @@ class TrainConfig(_Strict):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, fp32 weights + bf16 autocast on CUDA
     sft: SFTConfig | None = None  # supervised warm start before RL
+    cluster: ClusterConfig | None = None  # None: rollouts in this process; set: on Ray workers
 
     @field_validator("env")
     @classmethod
@@ -210,6 +230,9 @@ class TrainConfig(_Strict):
                                                  "π_old, π_θ and IS weights are over the full distribution at the temperature)")
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
+        if self.cluster is not None and self.rollout != "vllm":
+            raise _field_error("rollout", f"is {self.rollout!r} but cluster is set: the in-process HF policy shares the "
+                                          "learner's module and cannot run on a Ray worker; use rollout: vllm")
         return self
 
     def _sft_source_known(self, data: str, teacher_kwargs: dict[str, Any]) -> None:
@@ -248,8 +271,9 @@ class TrainConfig(_Strict):
         return path
 
     def config_hash(self) -> str:
-        """sha256 of the settings that shape the run (``out_dir`` and ``steps`` may change on resume)."""
-        data = self.model_dump(mode="json", exclude={"out_dir", "steps"})
+        """sha256 of the settings that shape the run (``out_dir``, ``steps`` and where rollouts run, ``cluster``,
+        may change on resume)."""
+        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -242,6 +242,7 @@ class Trainer:
             "rollout_tokens_per_s": stats["sampled_tokens"] / max(got.seconds["rollout"], 1e-9),
             **{k: v for k, v in learner_metrics.items() if isinstance(v, (int, float))}, **got.fit_metrics,
         }
+        row.update(self.backend.take_stats())
         if "tokens" in learner_metrics:
             row["train_tokens_per_s"] = learner_metrics.get("seq_tokens", 0.0) * cfg.updates_per_batch / max(t3 - t2, 1e-9)
         return row

@@ -14,6 +14,7 @@ from envs import make, registered
 from envs.checker import check_multiturn
 from envs.tasks import SPLITS
 from turngym.cli_sandbox import sandbox_app
+from turngym.cli_cluster import cluster_app
 from turngym.cli_train import register as register_train
 from turngym.cli_models import models_app, serve_cmd
 from turngym.cli_compare import compare_cmd
@@ -24,6 +25,7 @@ from turngym.cli_gui import gui_app
 app = typer.Typer(help="turngym: train and evaluate LLM agents that use tools over many turns.", no_args_is_help=True)
 console = Console()
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(models_app, name="models")
 app.command("serve")(serve_cmd)
 app.command("view")(view_cmd)
