@@ -19,14 +19,24 @@ the mean log-probability of an answer's tokens after a trajectory prefix, from t
 ``prompt_logprobs``; those are at T = 1 whatever the logprobs mode (vLLM 0.32 processes sampled
 tokens only), so a probe at another temperature is refused rather than answered at the wrong one.
 It is an :class:`agents.policy.TokenPolicy`.
+
+Given several base URLs (replicas of one model, e.g. a training run's vLLM servers) it pins each
+conversation to one server for its whole episode, so every turn's prompt finds its prefix in that
+server's cache: a new conversation goes to the least loaded server (fewest requests in flight, then
+fewest live conversations pinned to it, then the first listed).  Scoring requests
+(:meth:`~VLLMPolicy.token_logprobs`, :meth:`~VLLMPolicy.score_answers`) go to the least loaded.
+``base_url`` is the first server (served name and context length are read from it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-from collections.abc import Sequence
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Sequence
 
 import httpx
 
@@ -49,7 +59,7 @@ _TOO_LONG = re.compile(r"maximum context length|maximum model length|max_model_l
 
 class VLLMPolicy:
     def __init__(
-        self, model: str | os.PathLike, base_url: str, *, served_name: str | None = None, timeout: float = 300.0,
+        self, model: str | os.PathLike, base_url: str | Sequence[str], *, served_name: str | None = None, timeout: float = 300.0,
         max_model_len: int | None = None, tool_role: str = "auto", max_connections: int = 256,
         extra_body: dict | None = None,
     ):
@@ -59,8 +69,15 @@ class VLLMPolicy:
         self.renderer = load_renderer(self.model_dir, tool_role=tool_role)
         self.served_name = served_name
         self.name = f"vllm:{served_name or self.model_dir.name}"
-        url = base_url.rstrip("/")
-        self.base_url = url[: -len("/v1")] if url.endswith("/v1") else url
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ValueError("VLLMPolicy needs at least one base URL")
+        self.base_urls = [u.rstrip("/").removesuffix("/v1") for u in urls]
+        if len(set(self.base_urls)) != len(self.base_urls):
+            raise ValueError(f"a server is listed twice: {self.base_urls}")
+        self.base_url = self.base_urls[0]
+        self._inflight = dict.fromkeys(self.base_urls, 0)  # requests sent and not yet answered, per server
+        self._pinned: weakref.WeakKeyDictionary[TokenConversation, str] = weakref.WeakKeyDictionary()
         self.timeout = timeout
         self.max_model_len = max_model_len
         self.max_connections = max_connections
@@ -76,7 +93,41 @@ class VLLMPolicy:
     async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
         if any(conv.images for conv in convs):
             raise ImagesNotSupported("VLLMPolicy sends token ids only: image inputs are not supported")
-        return list(await asyncio.gather(*(self._complete(conv.ids, sampling) for conv in convs)))
+        return list(await asyncio.gather(*(self._complete_on(conv, sampling) for conv in convs)))
+
+    # -- routing over several servers -------------------------------------------------------
+    def server_for(self, conv: TokenConversation) -> str:
+        """The server ``conv`` is pinned to; a new conversation is pinned to the least loaded one."""
+        if len(self.base_urls) == 1:
+            return self.base_url
+        url = self._pinned.get(conv)
+        if url is None:
+            url = self._pinned[conv] = self.least_loaded()
+        return url
+
+    def least_loaded(self) -> str:
+        """Fewest requests in flight, then fewest live conversations pinned, then the first listed."""
+        if len(self.base_urls) == 1:
+            return self.base_url
+        pinned = Counter(self._pinned.values())
+        return min(self.base_urls, key=lambda u: (self._inflight[u], pinned[u]))
+
+    def load(self) -> dict[str, tuple[int, int]]:
+        """Per server: (requests in flight, live conversations pinned to it)."""
+        pinned = Counter(self._pinned.values())
+        return {u: (self._inflight[u], pinned[u]) for u in self.base_urls}
+
+    @contextlib.contextmanager
+    def _busy(self, url: str) -> Iterator[str]:
+        self._inflight[url] += 1
+        try:
+            yield url
+        finally:
+            self._inflight[url] -= 1
+
+    async def _complete_on(self, conv: TokenConversation, sampling: SamplingParams) -> Completion:
+        with self._busy(self.server_for(conv)) as url:  # counted from the moment it is routed
+            return await self._complete(conv.ids, sampling, url)
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
         """Plain requests (no token state kept): render each conversation, then generate."""
@@ -103,7 +154,8 @@ class VLLMPolicy:
     async def token_logprobs(self, ids: Sequence[int]) -> list[float]:
         """log p(ids[i] | ids[:i]) for i >= 1 (the server's prompt logprobs)."""
         body = {"prompt": list(ids), "max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "return_token_ids": True}
-        choice = (await self._post(body))["choices"][0]
+        with self._busy(self.least_loaded()) as url:
+            choice = (await self._post(body, url))["choices"][0]
         rows = choice.get("prompt_logprobs")
         if rows is None or len(rows) != len(ids):
             raise VLLMError(f"server returned no prompt logprobs for {len(ids)} ids")
@@ -116,7 +168,7 @@ class VLLMPolicy:
         return sum(answer_lps) / len(answer_lps)
 
     # -- HTTP -----------------------------------------------------------------------------
-    async def _complete(self, prompt_ids: Sequence[int], sampling: SamplingParams) -> Completion:
+    async def _complete(self, prompt_ids: Sequence[int], sampling: SamplingParams, url: str | None = None) -> Completion:
         room = (await self.context_length()) - len(prompt_ids)
         if room < 1:
             raise ContextExhausted(f"{len(prompt_ids)} prompt tokens fill the {await self.context_length()}-token context")
@@ -131,7 +183,7 @@ class VLLMPolicy:
             body["stop"] = sampling.stop
         body.update(self.extra_body)
         version = self.policy_version  # read at send time: a sync pauses the server until in-flight requests end
-        choice = (await self._post(body))["choices"][0]
+        choice = (await self._post(body, url))["choices"][0]
         ids = choice.get("token_ids")
         if ids is None:
             raise VLLMError("the server returned no token_ids: it needs vLLM >= 0.10 (return_token_ids)")
@@ -150,13 +202,14 @@ class VLLMPolicy:
         loop = id(asyncio.get_running_loop())
         client = self._clients.get(loop)
         if client is None:
-            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=self.max_connections)
+            n = self.max_connections * len(self.base_urls)  # the pool is shared by every server
+            limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
             client = self._clients[loop] = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits)
         return client
 
-    async def _post(self, body: dict) -> dict:
+    async def _post(self, body: dict, url: str | None = None) -> dict:
         body = {"model": await self.model_name(), **body}
-        resp = await self._client().post("/v1/completions", json=body)
+        resp = await self._client().post(f"{url or self.base_url}/v1/completions", json=body)
         if resp.status_code == 400 and _TOO_LONG.search(resp.text):  # the server's context is smaller than ours
             raise ContextExhausted(f"vLLM refused the prompt of {len(body.get('prompt') or [])} tokens: {resp.text[:300]}")
         if resp.status_code != 200:
@@ -164,7 +217,7 @@ class VLLMPolicy:
         return resp.json()
 
     async def _models(self) -> dict:
-        resp = await self._client().get("/v1/models")
+        resp = await self._client().get(f"{self.base_url}/v1/models")
         resp.raise_for_status()
         data = resp.json().get("data") or []
         if not data:

@@ -10,7 +10,10 @@ A backend is the pair the loop needs from a sampler, behind one declared interfa
   path (the GPU machine has no vLLM).
 * :class:`VLLMRollout` (``rollout: vllm``): a vLLM server at ``vllm_url``, or one this backend
   starts with the RL endpoints on (and stops in :meth:`close`); full-weight reload or LoRA
-  hot-swap sync.
+  hot-swap sync.  Several servers (``vllm_urls``, or ``vllm_servers: N`` started here in parallel):
+  each episode sticks to one server, a new one goes to the least loaded
+  (:class:`agents.vllm_policy.VLLMPolicy` over all the URLs), and every push reaches every server
+  (:class:`trainers.sync_multi.MultiSync`).
 
 Both sample with ``max_model_len`` tokens of context, so an episode that runs out of context
 ends the same way on either.  With ``cluster:`` set (and ``rollout: vllm``), episodes run on Ray
@@ -20,6 +23,7 @@ workers instead: :class:`trainers.cluster.backend.ClusterRollout` (Ray is import
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -28,6 +32,7 @@ from agents.rollout import Episode
 from agents.trajectory import Trajectory
 from trainers.lockstep import LockstepPolicy, lockstep_rollout
 from trainers.sync import SharedModuleSync, VLLMLoraSync, VLLMReloadSync, WeightSync, training_server
+from trainers.sync_multi import MultiSync
 
 
 @runtime_checkable
@@ -78,23 +83,36 @@ class InProcessRollout:
 
 
 class VLLMRollout:
-    """Rollouts from a vLLM server: the one at ``url``, or one started here (stopped by :meth:`close`)."""
+    """Rollouts from vLLM servers: the ones at ``urls`` (or ``url``), or ``servers`` started here in parallel
+    (stopped by :meth:`close`); with several, each episode sticks to one and every push reaches all."""
 
     def __init__(self, learner: Any, *, url: str | None, max_model_len: int, temperature: float, seed: int,
-                 lora_rank: int | None = None, log_path: Path | None = None, console: Any = None, sync_timeout: float = 600.0):
+                 lora_rank: int | None = None, log_path: Path | None = None, console: Any = None, sync_timeout: float = 600.0,
+                 urls: Sequence[str] | None = None, servers: int = 1):
         from agents.vllm_policy import VLLMPolicy
 
-        self.server = None
-        if url is None:
-            if console is not None:
-                console.print("starting a vLLM server for rollouts ...")
-            # vLLM reports raw logprobs unless told otherwise; at T != 1 the learner scores log π_T
-            self.server = training_server(learner.model_dir, lora_rank=lora_rank, max_model_len=max_model_len,
-                                          processed_logprobs=temperature != 1.0, seed=seed, log_path=log_path).start()
-            url = self.server.url
-        self.policy = VLLMPolicy(learner.model_dir, url, max_model_len=max_model_len)
-        sync = VLLMLoraSync if lora_rank else VLLMReloadSync
-        self.sync: WeightSync = sync(url, self.policy, timeout=sync_timeout)
+        self.servers: list[Any] = []
+        given = list(urls or ([url] if url else []))
+        try:
+            if not given:
+                self.servers = start_servers(learner.model_dir, servers, lora_rank=lora_rank, max_model_len=max_model_len,
+                                             processed_logprobs=temperature != 1.0, seed=seed, log_path=log_path,
+                                             console=console)
+                given = [s.url for s in self.servers]
+            self.policy = VLLMPolicy(learner.model_dir, given, max_model_len=max_model_len)
+            make = VLLMLoraSync if lora_rank else VLLMReloadSync
+            if len(given) == 1:
+                self.sync: WeightSync = make(given[0], self.policy, timeout=sync_timeout)
+            else:
+                self.sync = MultiSync([make(u, timeout=sync_timeout) for u in given], self.policy, timeout=sync_timeout)
+        except BaseException:
+            self._stop_servers()
+            raise
+
+    @property
+    def server(self) -> Any:
+        """The first server started here (None when given by URL)."""
+        return self.servers[0] if self.servers else None
 
     def play(self, make_env, episodes, sampling, on_done=None, env_id: str = "") -> list[Trajectory]:
         return lockstep_rollout(make_env, self.policy, episodes, sampling, env_id=env_id, on_done=on_done)
@@ -106,9 +124,34 @@ class VLLMRollout:
         try:
             self.sync.close()
         finally:
-            if self.server is not None:
-                self.server.stop()
-                self.server = None
+            self._stop_servers()
+
+    def _stop_servers(self) -> None:
+        servers, self.servers = self.servers, []
+        for server in servers:
+            server.stop()
+
+
+def start_servers(model_dir: Any, n: int, *, log_path: Path | None = None, console: Any = None, **kwargs: Any) -> list[Any]:
+    """``n`` training servers (:func:`trainers.sync.training_server`) started in parallel; all or none.  Each logs to
+    ``log_path`` (``vllm.log``), or ``vllm-I.log`` beside it with several; on CUDA they split the GPU memory."""
+    if console is not None:
+        console.print(f"starting {n} vLLM server(s) for rollouts ...")
+    logs = [log_path if n == 1 or log_path is None else log_path.with_name(f"{log_path.stem}-{i}{log_path.suffix}")
+            for i in range(n)]
+    # vLLM reports raw logprobs unless told otherwise (processed_logprobs): at T != 1 the learner scores log π_T
+    servers = [training_server(model_dir, log_path=log, gpu_memory_utilization=0.85 / n, **kwargs) for log in logs]
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(s.start) for s in servers]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    return servers
 
 
 def rollout_backend(config: Any, learner: Any, *, max_model_len: int, run_dir: Path, console: Any = None) -> RolloutBackend:
@@ -119,7 +162,8 @@ def rollout_backend(config: Any, learner: Any, *, max_model_len: int, run_dir: P
                                 max_model_len=max_model_len)
     vllm = VLLMRollout(learner, url=config.vllm_url, max_model_len=max_model_len, temperature=config.sampling.temperature,
                        seed=config.seed, lora_rank=config.lora.r if config.lora else None,
-                       log_path=run_dir / "vllm.log", console=console, sync_timeout=config.sync_timeout)
+                       log_path=run_dir / "vllm.log", console=console, sync_timeout=config.sync_timeout,
+                       urls=config.vllm_urls, servers=config.vllm_servers)
     if getattr(config, "cluster", None) is None:
         return vllm
     from trainers.cluster.backend import cluster_backend

@@ -144,6 +144,9 @@ class TrainConfig(_Strict):
     model: str = "tiny"  # a transformers folder, or an alias: tiny | smollm2
     rollout: Literal["hf", "vllm"] = "hf"
     vllm_url: str | None = None  # rollout=vllm and None: the loop starts a server itself
+    # several servers: given by URL, or started by the loop; each episode sticks to one, every push reaches all
+    vllm_urls: list[str] | None = Field(None, min_length=1)
+    vllm_servers: int = Field(1, ge=1)  # servers the loop starts when no URL is given
     credit: str = "grpo"
     credit_kwargs: dict[str, Any] = Field(default_factory=dict)
     group_size: int = Field(8, ge=1)  # samples per task
@@ -230,10 +233,21 @@ class TrainConfig(_Strict):
                                                  "π_old, π_θ and IS weights are over the full distribution at the temperature)")
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
+        self._servers_valid()
         if self.cluster is not None and self.rollout != "vllm":
             raise _field_error("rollout", f"is {self.rollout!r} but cluster is set: the in-process HF policy shares the "
                                           "learner's module and cannot run on a Ray worker; use rollout: vllm")
         return self
+
+    def _servers_valid(self) -> None:
+        if self.rollout == "hf" and (self.vllm_urls or self.vllm_servers > 1):
+            raise _field_error("vllm_urls" if self.vllm_urls else "vllm_servers", "is set but rollout is 'hf'; use rollout: vllm")
+        if self.vllm_url and self.vllm_urls:
+            raise _field_error("vllm_urls", "and vllm_url are both set; give one server as vllm_url or all as vllm_urls")
+        if (self.vllm_url or self.vllm_urls) and self.vllm_servers > 1:
+            raise _field_error("vllm_servers", f"is {self.vllm_servers} but servers are given by URL (vllm_url, vllm_urls)")
+        if self.vllm_urls and len({u.rstrip("/").removesuffix("/v1") for u in self.vllm_urls}) != len(self.vllm_urls):
+            raise _field_error("vllm_urls", f"lists a server twice: {self.vllm_urls}")
 
     def _sft_source_known(self, data: str, teacher_kwargs: dict[str, Any]) -> None:
         import inspect
@@ -272,8 +286,8 @@ class TrainConfig(_Strict):
 
     def config_hash(self) -> str:
         """sha256 of the settings that shape the run (``out_dir``, ``steps`` and where rollouts run, ``cluster``,
-        may change on resume)."""
-        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster"})
+        ``vllm_urls``, ``vllm_servers``, may change on resume)."""
+        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster", "vllm_urls", "vllm_servers"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -128,7 +128,7 @@ def cluster_backend(config: Any, vllm: Any, *, max_model_len: int, console: Any 
     on the driver, episodes on ``config.cluster.workers`` workers; closing it closes ``vllm``."""
     try:
         policy = vllm.policy
-        spec = PolicySpec("agents.vllm_policy:VLLMPolicy", (str(policy.model_dir), policy.base_url),
+        spec = PolicySpec("agents.vllm_policy:VLLMPolicy", (str(policy.model_dir), policy.base_urls),
                           {"served_name": policy.served_name, "max_model_len": max_model_len})
         env = EnvSpec(config.env, config.train_split, {"max_turns": config.max_turns} if config.max_turns else {},
                       tuple(config.cluster.imports))
