@@ -136,6 +136,15 @@ class ClusterConfig(_Strict):
     local_cpus: int | None = Field(None, ge=1)  # address=local: CPUs Ray may use (None: all)
 
 
+class LearnerConfig(_Strict):
+    """Learner processes (``trainers.distributed``).  ``ranks: 1`` is the single-process Learner; more spawn that
+    many ranks that shard the model with FSDP2 over torch.distributed (gloo on CPU, NCCL on GPU: one GPU per
+    rank) and split each batch's rows.  Checkpoints hold the full state: a run resumes with any ``ranks``."""
+
+    ranks: int = Field(1, ge=1)
+    strategy: Literal["fsdp2"] = "fsdp2"
+
+
 class TrainConfig(_Strict):
     env: str
     train_split: str = "train"
@@ -181,6 +190,7 @@ class TrainConfig(_Strict):
     dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, fp32 weights + bf16 autocast on CUDA
     sft: SFTConfig | None = None  # supervised warm start before RL
     cluster: ClusterConfig | None = None  # None: rollouts in this process; set: on Ray workers
+    learner: LearnerConfig = Field(default_factory=LearnerConfig)  # learner ranks (may change on resume)
 
     @field_validator("env")
     @classmethod
@@ -271,6 +281,13 @@ class TrainConfig(_Strict):
             except TypeError as e:
                 raise _field_error("sft.teacher_kwargs", f"baseline {player!r} of {self.env} does not take {teacher_kwargs}: {e}") from None
 
+    @model_validator(mode="after")
+    def _ranks_supported(self) -> TrainConfig:
+        if self.learner.ranks > 1 and self.lora is not None:
+            raise _field_error("learner.ranks", f"is {self.learner.ranks}: learner ranks train a full fine-tune only "
+                                                "(set lora: null, or learner.ranks: 1)")
+        return self
+
     # -- helpers ---------------------------------------------------------------------------
     def to_yaml(self) -> str:
         import yaml
@@ -286,8 +303,8 @@ class TrainConfig(_Strict):
 
     def config_hash(self) -> str:
         """sha256 of the settings that shape the run (``out_dir``, ``steps`` and where rollouts run, ``cluster``,
-        ``vllm_urls``, ``vllm_servers``, may change on resume)."""
-        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster", "vllm_urls", "vllm_servers"})
+        ``vllm_urls``, ``vllm_servers``, and the learner's ``ranks``, may change on resume)."""
+        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster", "vllm_urls", "vllm_servers", "learner"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -265,10 +265,13 @@ class Learner:
             return metrics
         return self._finish_step(t0, metrics)
 
-    def backward(self, batch: TokenBatch, loss_cfg: LossConfig, micro_batch: int, *, entropy: bool = True) -> dict[str, float]:
-        """Accumulate the policy loss's gradient over micro-batches (no optimizer step); the metrics."""
+    def backward(self, batch: TokenBatch, loss_cfg: LossConfig, micro_batch: int, *, entropy: bool = True,
+                 norm: float | None = None) -> dict[str, float]:
+        """Accumulate the policy loss's gradient over micro-batches (no optimizer step); the metrics.  ``norm``:
+        the normalizer of the whole batch this one is a rank's share of (:mod:`trainers.distributed`); the
+        passes then run even with nothing sampled here, so every rank joins every collective."""
         sampled = batch.num_sampled
-        if sampled == 0:
+        if sampled == 0 and norm is None:
             return {"skipped": 1.0, "tokens": 0.0}
         if loss_cfg.kl_coef > 0 and not self.has_ref:
             raise ValueError("loss.kl_coef > 0 needs a reference model: build the Learner with ref_model=True")
@@ -277,7 +280,7 @@ class Learner:
         first_update = batch.old_logprobs is None
         if first_update:
             batch.old_logprobs = torch.zeros(batch.loss_mask.shape, dtype=torch.float32)
-        norm = normalizer(batch.loss_mask, loss_cfg.agg)
+        norm = normalizer(batch.loss_mask, loss_cfg.agg) if norm is None else norm
         sums: dict[str, float] = {}
         total_loss = kl_sum = ent_sum = 0.0
         self.model.train()
@@ -309,19 +312,21 @@ class Learner:
                     ent_sum += float((st[..., 0] * mask).sum())
         finally:
             self.model.eval()
-        metrics = {k: v / sampled for k, v in sums.items()}
+        per = max(sampled, 1)
+        metrics = {k: v / per for k, v in sums.items()}
         metrics.update(loss=total_loss, tokens=float(sampled), seq_tokens=float(batch.num_tokens))
         if entropy:
-            metrics["entropy"] = ent_sum / sampled
+            metrics["entropy"] = ent_sum / per
         if loss_cfg.kl_coef > 0:
-            metrics["kl_ref"] = kl_sum / sampled
+            metrics["kl_ref"] = kl_sum / per
         return metrics
 
-    def sft_step(self, batch: TokenBatch, micro_batch: int) -> dict[str, float]:
-        """One supervised step: token-mean NLL (T = 1) of the sampled tokens, weighted by ``batch.advantages``."""
+    def sft_step(self, batch: TokenBatch, micro_batch: int, *, norm: float | None = None) -> dict[str, float]:
+        """One supervised step: token-mean NLL (T = 1) of the sampled tokens, weighted by ``batch.advantages``
+        (``norm``: as in :meth:`backward`)."""
         t0 = time.perf_counter()
         sampled = batch.num_sampled
-        if sampled == 0:
+        if sampled == 0 and norm is None:
             return {"skipped": 1.0, "tokens": 0.0}
         total = correct = 0.0
         self.model.train()
@@ -329,13 +334,13 @@ class Learner:
             for mb in batch.micro_batches(micro_batch, by_length=True):
                 mask = mb.loss_mask.to(self.device)
                 logp, st = self._forward(mb, select=mask > 0, temperature=1.0, stats=True)
-                loss = aggregate(-logp * mb.advantages.to(self.device), mask, "token-mean", norm=sampled)
+                loss = aggregate(-logp * mb.advantages.to(self.device), mask, "token-mean", norm=norm or sampled)
                 loss.backward()
                 total += float(loss.detach())
                 correct += float((st[..., 1] * mask).sum())
         finally:
             self.model.eval()
-        metrics = {"loss": total, "token_accuracy": correct / sampled, "tokens": float(sampled),
+        metrics = {"loss": total, "token_accuracy": correct / max(sampled, 1), "tokens": float(sampled),
                    "seq_tokens": float(batch.num_tokens)}
         return self._finish_step(t0, metrics)
 
@@ -361,6 +366,9 @@ class Learner:
                         and not (out / src.name).exists():
                     shutil.copy2(src, out / src.name)
         return out
+
+    def close(self) -> None:
+        """Nothing to release in one process (the interface :class:`trainers.distributed.DistributedLearner` shares)."""
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
         if self.lora is not None:

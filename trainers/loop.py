@@ -49,7 +49,7 @@ from trainers.credit import get_credit
 from trainers.credit._stats import returns
 from trainers.credit.base import CreditMethod, Signals, env_credit_kwargs
 from trainers.evaluate import evaluate
-from trainers.learner import Learner
+from trainers.distributed import make_learner
 from trainers.metrics import MetricsLog, mean_std, plot_curves
 from trainers.progress import ProgressEstimator
 from trainers.rollout_log import truncate_rollouts, write_step_rollouts
@@ -119,9 +119,11 @@ class Trainer:
         # kwargs completed from the env where a method reads it (IGPO: the env's answer-call probe template)
         self.credit: CreditMethod = get_credit(config.credit, **env_credit_kwargs(config.credit, config.env, config.credit_kwargs))
         # every RL-side logprob is log π_T of the sampling temperature; the lr schedule counts RL steps
-        self.learner = Learner(config.model, device=config.device, dtype=config.dtype, lora=config.lora, optim=config.optim,
-                               ref_model=config.loss.kl_coef > 0, seed=config.seed, total_steps=config.steps,
-                               temperature=config.sampling.temperature, updates_per_step=config.updates_per_batch)
+        # (learner.ranks > 1: the same interface over FSDP2 rank processes, trainers.distributed)
+        self.learner = make_learner(config.model, ranks=config.learner.ranks, device=config.device, dtype=config.dtype,
+                                    lora=config.lora, optim=config.optim, ref_model=config.loss.kl_coef > 0, seed=config.seed,
+                                    total_steps=config.steps, temperature=config.sampling.temperature,
+                                    updates_per_step=config.updates_per_batch)
         self.max_model_len = config.max_model_len or model_context(self.learner.model)
         self.backend: RolloutBackend = rollout_backend(config, self.learner, max_model_len=self.max_model_len,
                                                        run_dir=self.run_dir, console=self.console)
@@ -266,7 +268,10 @@ class Trainer:
             check_policy_versions((t for g in groups for t in g), int(self.policy.policy_version))
 
     def close(self) -> None:
-        self.backend.close()
+        try:
+            self.backend.close()
+        finally:
+            self.learner.close()
 
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
