@@ -195,3 +195,14 @@ def test_the_lora_reference_is_scored_without_dropout(tiny):
     learner.model.train()  # as inside an update
     first, second = learner._ref_logprobs(batch, mask), learner._ref_logprobs(batch, mask)
     assert torch.equal(first, second) and learner.model.training
+
+
+def test_activation_checkpointing_gives_the_same_update(tiny):
+    plain = Learner(tiny, device="cpu", optim=OptimConfig(lr=1e-3))
+    ckpt = Learner(tiny, device="cpu", optim=OptimConfig(lr=1e-3), activation_checkpointing=True)
+    a = plain.step(build_batch(TRAJS, ADVS, plain.pad_id), LossConfig(), micro_batch=3)
+    b = ckpt.step(build_batch(TRAJS, ADVS, ckpt.pad_id), LossConfig(), micro_batch=3)
+    assert b["loss"] == pytest.approx(a["loss"], abs=1e-6) and b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-5)
+    assert ckpt.model.is_gradient_checkpointing and not plain.model.is_gradient_checkpointing
+    for p, q in zip(plain.model.parameters(), ckpt.model.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)

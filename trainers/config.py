@@ -175,6 +175,7 @@ class TrainConfig(_Strict):
     lora: LoraConfig | None = None  # None: full fine-tune
     loss: LossConfig = Field(default_factory=LossConfig)
     micro_batch: int = Field(8, ge=1)  # sequences per forward/backward
+    activation_checkpointing: bool = False  # recompute decoder activations in backward (less memory, ~1/3 more compute)
     updates_per_batch: int = Field(1, ge=1)  # optimizer steps on each rollout batch
     steps: int = Field(100, ge=0)  # RL steps (0: SFT and evaluation only)
     eval_every: int = Field(0, ge=0)  # 0: no periodic evaluation

@@ -60,11 +60,13 @@ class DistributedLearner:
     def __init__(self, model: str | os.PathLike, *, ranks: int, device: str = "auto", dtype: str | None = None,
                  lora=None, optim: OptimConfig | None = None, ref_model: bool = False, seed: int = 0,
                  total_steps: int | None = None, temperature: float | None = 1.0, updates_per_step: int = 1,
-                 timeout: float = 3600.0):
+                 activation_checkpointing: bool = False, timeout: float = 3600.0):
         import torch.multiprocessing as mp
 
         if lora is not None:
             raise NotImplementedError("learner.ranks > 1 with LoRA is not supported yet: use a full fine-tune or ranks: 1")
+        if activation_checkpointing:
+            raise NotImplementedError("learner.ranks > 1 with activation_checkpointing is not supported yet")
         why = distributed_available()
         if why:
             raise RuntimeError(why)

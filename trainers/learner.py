@@ -22,6 +22,8 @@ and the policy update on a :class:`~trainers.batch.TokenBatch`.
   :meth:`load_reference_state` carry it across a resume.
 * The lr schedule counts RL steps: with ``updates_per_step`` optimizer updates per RL step, warm-up
   and horizon are stretched by that factor, so ``warmup_steps``/``total_steps`` mean RL steps.
+* ``activation_checkpointing``: decoder layers recompute their activations in the backward pass
+  (transformers' gradient checkpointing): ~1/3 more compute, activation memory of one layer.
 * ``sft_step(batch, micro_batch)``: mean negative log-likelihood of the sampled (assistant) tokens.
 * ``save_weights(dir)``: a loadable transformers folder (LoRA merged into a copy) with the source
   model's tokenizer files, or ``merged=False``: the adapter alone.
@@ -86,7 +88,7 @@ class Learner:
     def __init__(self, model: str | os.PathLike, *, device: str = "auto", dtype: str | None = None,
                  lora: LoraConfig | None = None, optim: OptimConfig | None = None, ref_model: bool = False,
                  seed: int = 0, total_steps: int | None = None, temperature: float | None = 1.0,
-                 updates_per_step: int = 1):
+                 updates_per_step: int = 1, activation_checkpointing: bool = False):
         from transformers import AutoModelForCausalLM
 
         from trainers.config import OptimConfig
@@ -107,6 +109,8 @@ class Learner:
                 r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, task_type="CAUSAL_LM",
                 target_modules=lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules),
             ))
+        if activation_checkpointing:  # each decoder layer's activations recomputed in backward, not kept
+            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model = base
         self.model.eval()  # no dropout in rollouts that share this module; step() switches to train mode
         self._ref = None

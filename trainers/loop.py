@@ -123,7 +123,8 @@ class Trainer:
         self.learner = make_learner(config.model, ranks=config.learner.ranks, device=config.device, dtype=config.dtype,
                                     lora=config.lora, optim=config.optim, ref_model=config.loss.kl_coef > 0, seed=config.seed,
                                     total_steps=config.steps, temperature=config.sampling.temperature,
-                                    updates_per_step=config.updates_per_batch)
+                                    updates_per_step=config.updates_per_batch,
+                                    activation_checkpointing=config.activation_checkpointing)
         self.max_model_len = config.max_model_len or model_context(self.learner.model)
         self.backend: RolloutBackend = rollout_backend(config, self.learner, max_model_len=self.max_model_len,
                                                        run_dir=self.run_dir, console=self.console)
