@@ -9,6 +9,8 @@ as env calls are.  Object stores are 80 MiB each (240 MiB in all).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import pytest
@@ -37,6 +39,7 @@ ORACLE = PolicySpec("agents:make_policy", ("oracle",), {"env": ENV_ID})
 def cluster():
     from ray.cluster_utils import Cluster
 
+    before = _ray_processes()
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "object_store_memory": STORE, "include_dashboard": False})
     for resources in NODE_RESOURCES.values():
         c.add_node(num_cpus=2, object_store_memory=STORE, resources=resources)
@@ -45,6 +48,29 @@ def cluster():
     yield c
     ray.shutdown()
     c.shutdown()
+    # a worker process of a removed node can outlive its raylet (seen: reparented to init); end what we started
+    end = time.monotonic() + 10.0
+    while (_ray_processes() - before) and time.monotonic() < end:
+        time.sleep(0.5)
+    for pid in _ray_processes() - before:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _ray_processes() -> set[int]:
+    """Pids of this machine's Ray worker processes (``ray::...`` in their command line)."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read(5) == b"ray::":
+                        out.add(int(entry))
+            except OSError:
+                pass
+    return out
 
 
 def _nodes(c) -> dict[str, object]:
