@@ -93,3 +93,25 @@ def test_trained_backbone_changes_and_is_checkpointed():
     assert any(not torch.equal(before[k], v) for k, v in state["backbone"].items())
     with pytest.raises(ValueError, match="no trajectories"):
         est.fit([])
+
+
+def test_snapshot_is_in_the_compute_dtype_and_reads_only_the_last_hidden_state():
+    policy = tiny_model()  # fp32 weights, output layer not tied: 64 x 32
+    assert ProgressEstimator(policy).backbone.model.embed_tokens.weight.dtype == torch.float32  # default: the weights'
+    est = ProgressEstimator(policy, dtype=torch.bfloat16, epochs=40, lr=5e-2)
+    assert {p.dtype for p in est.backbone.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in policy.parameters()} == {torch.float32}  # the policy itself is untouched
+    assert not any("lm_head" in k for k in est.backbone.state_dict())  # no vocabulary-sized output layer copied
+    calls = []
+    for module in est.backbone.modules():
+        module.register_forward_pre_hook(lambda m, args, kwargs: calls.append((m, kwargs)), with_kwargs=True)
+    data = dataset(12)
+    metrics = est.fit(data)
+    assert calls and not any(kw.get("output_hidden_states") for _, kw in calls)  # every layer's states never kept
+    names = {id(m): n for n, m in est.backbone.named_modules()}
+    assert "lm_head" not in {names[id(m)] for m, _ in calls}  # no logits over the vocabulary
+    assert metrics["progress/loss_after"] < metrics["progress/loss_before"]
+    # resume: a fresh estimator of the same dtype loaded from the state predicts exactly the same
+    other = ProgressEstimator(tiny_model(seed=5), dtype="bfloat16", epochs=1)
+    other.load_state_dict(est.state_dict())
+    assert other.predict(data) == est.predict(data)

@@ -134,7 +134,9 @@ class Trainer:
         self.probe_model = self.learner.model
         self._check_ids: list[int] | None = None
         self.last_sync_diff: float | None = None
-        self.estimator = ProgressEstimator(self.learner.model, pad_id=self.learner.pad_id, seed=config.seed) \
+        # SPA: a snapshot in the learner's compute dtype (bf16 under CUDA autocast, else its weights')
+        compute = "bfloat16" if self.learner.autocast else (config.dtype or "float32")
+        self.estimator = ProgressEstimator(self.learner.model, pad_id=self.learner.pad_id, seed=config.seed, dtype=compute) \
             if "progress" in self.credit.needs else None
 
     def rollout(self, episodes: list[Episode], sampling=None, on_done=None) -> list[Trajectory]:

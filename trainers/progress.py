@@ -12,6 +12,12 @@ estimator first fits (so after the SFT warm start even when the estimator is mad
 ``train_backbone=False`` (default) keeps it frozen and fits the head alone on cached features,
 cheap on a CPU; ``True`` fine-tunes the snapshot as well.
 
+Memory: the snapshot is kept in ``dtype``, the learner's compute dtype (bf16 for a learner that
+computes under bf16 autocast on CUDA; its weights' dtype otherwise; None: the policy's weights'
+dtype), without the output layer (the estimator never needs logits over the vocabulary).  Features
+come from the decoder's last hidden state alone: no logits, no per-layer hidden states.  The head
+and the fit stay fp32.
+
 The loop feeds finished rollouts with :meth:`observe` (a bounded buffer of the newest ones) and
 calls :meth:`maybe_refit` every step: it fits as soon as it has data, then every ``refit_every``
 steps.  :meth:`state_dict` (head and backbone) goes into the run's checkpoint so a resumed run
@@ -33,10 +39,14 @@ if TYPE_CHECKING:
 
 class ProgressEstimator:
     def __init__(self, model: torch.nn.Module, *, pad_id: int = 0, train_backbone: bool = False, lr: float = 1e-2,
-                 epochs: int = 50, batch_size: int = 16, buffer_size: int = 512, refit_every: int = 5, seed: int = 0):
+                 epochs: int = 50, batch_size: int = 16, buffer_size: int = 512, refit_every: int = 5, seed: int = 0,
+                 dtype: torch.dtype | str | None = None):
         if refit_every < 1 or epochs < 1 or batch_size < 1 or buffer_size < 1:
             raise ValueError("refit_every, epochs, batch_size and buffer_size must be >= 1")
         self._source = model
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype)
+        self.dtype: torch.dtype = dtype or next(model.parameters()).dtype  # the snapshot's
         self._backbone: torch.nn.Module | None = None  # snapshot taken at the first fit (the loop makes us before SFT)
         self.device = next(model.parameters()).device
         hidden = int(model.config.hidden_size)
@@ -55,10 +65,28 @@ class ProgressEstimator:
         """The snapshot of the policy model, taken the first time it is needed (normally the first fit)."""
         if self._backbone is None:
             base = getattr(self._source, "get_base_model", None)  # a peft model: its underlying module
-            self._backbone = copy.deepcopy(base() if callable(base) else self._source).float().eval()
+            source = base() if callable(base) else self._source
+            # Each parameter is copied straight into the snapshot's dtype (no transient fp32 copy of the
+            # model; tied weights stay tied; buffers such as RoPE's inv_freq keep theirs); the output
+            # layer (V x hidden, never used here) is left out.
+            head = source.get_output_embeddings() if hasattr(source, "get_output_embeddings") else None
+            memo: dict[int, Any] = {id(head): torch.nn.Identity()} if head is not None else {}
+            for module in source.modules():
+                if module is not head:
+                    for p in module._parameters.values():
+                        if p is not None and id(p) not in memo:
+                            memo[id(p)] = torch.nn.Parameter(p.detach().to(self.dtype, copy=True), requires_grad=False)
+            self._backbone = copy.deepcopy(source, memo).eval()
             self._backbone.requires_grad_(self.train_backbone)
             self._source = None
         return self._backbone
+
+    def _decoder(self) -> torch.nn.Module:
+        """The backbone's transformer body: its output is the last hidden state, no logits."""
+        model = self.backbone
+        get = getattr(model, "get_decoder", None)
+        decoder = get() if callable(get) else None
+        return decoder if decoder is not None else model.base_model
 
     # -- features --------------------------------------------------------------------------
     def _hidden_at_turn_ends(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
@@ -70,9 +98,9 @@ class ProgressEstimator:
         for i, s in enumerate(seqs):
             ids[i, : len(s)] = torch.tensor(s)
             mask[i, : len(s)] = 1
-        out = self.backbone(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), output_hidden_states=True)
-        hidden = out.hidden_states[-1]
-        return [hidden[i, [max(e - 1, s) for s, e in t.turn_spans()]] for i, t in enumerate(trajs)]
+        out = self._decoder()(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=False)
+        hidden = out.last_hidden_state
+        return [hidden[i, [max(e - 1, s) for s, e in t.turn_spans()]].float() for i, t in enumerate(trajs)]
 
     def _features(self, trajs: Sequence[Trajectory]) -> list[torch.Tensor]:
         feats: list[torch.Tensor] = []
