@@ -16,9 +16,11 @@ own peak RSS (``VmHWM``), so that no phase inherits another's high-water mark:
   as the training loop builds it.
 
 Next to them, the floor: weights + gradients + AdamW's two moments (4 x params x 4 bytes in fp32).
-It prints figures; it asserts nothing.
+It prints figures; it asserts nothing.  ``--threads`` (default 1): torch's threads per child; on a
+shared 2-core machine two threads that wait on each other in every parallel region ran the decode
+loop ~15x slower than one (peak memory does not depend on it).
 
-    python bench/memory.py [--model smollm2] [--batch 4] [--tokens 1200] [--micro-batch 4] [--phases all]
+    python bench/memory.py [--model smollm2] [--batch 4] [--tokens 1200] [--micro-batch 4] [--phases all] [--threads 1]
 """
 
 from __future__ import annotations
@@ -95,8 +97,9 @@ def token_batch(trajs, pad_id: int):
 def learner(model: str):
     from trainers.learner import Learner
 
-    return Learner(model, device="cpu", seed=0,
-                   activation_checkpointing=os.environ.get("TURNGYM_BENCH_ACTIVATION_CHECKPOINTING") == "1")
+    # passed only when asked, so that the script also runs against a learner without the option
+    extra = {"activation_checkpointing": True} if os.environ.get("TURNGYM_BENCH_ACTIVATION_CHECKPOINTING") == "1" else {}
+    return Learner(model, device="cpu", seed=0, **extra)
 
 
 # -- phases (each in its own process) ------------------------------------------------------------------
@@ -173,6 +176,9 @@ def phase_spa(args) -> dict:
 
 # -- driver --------------------------------------------------------------------------------------------
 def child(args) -> None:
+    import torch
+
+    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     result = globals()[f"phase_{args.phase}"](args)
     result.setdefault("seconds", time.perf_counter() - t0)
@@ -182,8 +188,8 @@ def child(args) -> None:
 
 def run_phase(name: str, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--model", args.model, "--batch", str(args.batch),
-           "--tokens", str(args.tokens), "--micro-batch", str(args.micro_batch)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+           "--tokens", str(args.tokens), "--micro-batch", str(args.micro_batch), "--threads", str(args.threads)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
@@ -200,6 +206,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=1200)
     ap.add_argument("--micro-batch", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in each phase's process")
     ap.add_argument("--phases", default="all", help=f"comma-separated, of {', '.join(PHASES)}; 'all': every one")
     ap.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)  # internal: run one phase in this process
     args = ap.parse_args()
@@ -211,8 +218,8 @@ def main() -> None:
         ap.error(f"unknown phases: {sorted(unknown)}")
     if "baseline" not in wanted:
         wanted = ("baseline", *wanted)  # the floor needs the parameter count
-    print(f"model {args.model}, {args.batch} x {args.tokens} tokens, micro-batch {args.micro_batch}, fp32 CPU; "
-          "one fresh process per phase")
+    print(f"model {args.model}, {args.batch} x {args.tokens} tokens, micro-batch {args.micro_batch}, fp32 CPU, "
+          f"{args.threads} thread(s); one fresh process per phase")
     results = {}
     for name in wanted:
         results[name] = r = run_phase(name, args)
