@@ -179,14 +179,10 @@ class Learner:
         with torch.set_grad_enabled(grad):
             for mb in batch.micro_batches(micro_batch or batch.size):
                 sampled = mb.loss_mask > 0
-                if entropy and not sampled_only:  # entropies only where sampled: a second, narrower pass
-                    _, st = self._forward(mb, select=sampled, temperature=temp, stats=True)
-                    ent[mb.rows, : st.shape[1]] = st[..., 0].float().cpu()
-                lp, st = self._forward(mb, select=sampled if sampled_only else None, temperature=temp,
-                                       stats=entropy and sampled_only)
+                lp, st = self._forward(mb, select=sampled if sampled_only else None, temperature=temp, stats=entropy)
                 logp[mb.rows, : lp.shape[1]] = lp.float().cpu() if grad else lp.detach().float().cpu()
-                if entropy and sampled_only:
-                    ent[mb.rows, : st.shape[1]] = st[..., 0].float().cpu()
+                if entropy:  # reported on sampled targets only
+                    ent[mb.rows, : st.shape[1]] = (st[..., 0] * sampled.to(st.device)).float().cpu()
         return logp, ent
 
     def _ref_logprobs(self, mb: TokenBatch, select: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from agents import seeds
@@ -53,10 +54,10 @@ from trainers.distributed import make_learner
 from trainers.metrics import MetricsLog, mean_std, plot_curves
 from trainers.progress import ProgressEstimator
 from trainers.rollout_log import truncate_rollouts, write_step_rollouts
-from trainers.run_state import RunState, load_reference, model_context, probe_batch, save_reference
+from trainers.run_state import RunState, load_reference, model_context, save_reference
 from trainers.sft import run_sft
 from trainers.signals import compute_signals_many, drop_failed
-from trainers.sync import check_ids, check_policy_versions, sync_tolerance
+from trainers.sync import check_ids, check_policy_versions, model_logprobs, sync_tolerance
 
 MAX_REFILLS = 3
 ZERO_ADVANTAGE = 1e-8  # |A| at or below this is no signal (dynamic sampling drops a group of only such turns)
@@ -262,7 +263,7 @@ class Trainer:
         if self._check_ids is None:
             self._check_ids = check_ids(self.policy.renderer)
         ids = self._check_ids
-        expected = self.learner.token_logprobs(probe_batch(ids), temperature=1.0)[0][0].tolist()
+        expected = model_logprobs(self.learner.model, ids, torch.bfloat16 if self.learner.autocast else None)
         self.last_sync_diff = self.sync.check(expected, ids, sync_tolerance(self.config.dtype, self.learner.device))
 
     def check_policy_version(self, groups: list[list[Trajectory]]) -> None:

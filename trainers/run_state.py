@@ -12,21 +12,10 @@ from typing import Any
 
 from agents.trajectory import Trajectory
 
+
 def model_context(model: Any) -> int:
     """The model's own context length (``max_position_embeddings``), the default ``max_model_len``."""
     return int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
-
-
-def probe_batch(ids: list[int]):
-    """A one-row :class:`TokenBatch` of ``ids`` with nothing sampled (for scoring every position)."""
-    import torch
-
-    from trainers.batch import TokenBatch
-
-    n = len(ids)
-    zeros = torch.zeros((1, n - 1), dtype=torch.float32)
-    return TokenBatch(input_ids=torch.tensor([ids]), attention_mask=torch.ones((1, n), dtype=torch.long),
-                      loss_mask=zeros, advantages=zeros.clone())
 
 
 REFERENCE_FILE = "reference.pt"
