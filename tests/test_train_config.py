@@ -130,6 +130,7 @@ def test_cli_sft_writes_a_loadable_model_and_its_metrics(tmp_path, tiny_model):
         "--set", f"model={tiny}", "--set", "sft.max_tasks=4", "--set", "sft.batch_size=2", "--set", "sft.micro_batch=2",
     ])
     assert result.exit_code == 0, result.output
+    assert "SFT steps 3/3  loss " in result.output and "  ETA 0:00:00" in result.output  # plain progress off a terminal
     rows = [json.loads(line) for line in (out / "sft.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and all(r["loss"] > 0 for r in rows)
     assert load_config(out / "config.yaml").sft.steps == 3

@@ -280,15 +280,8 @@ class Trainer:
 
 def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
     """Run SFT (if configured) and RL per ``config``; returns the run folder."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from trainers.checkpoint import complete_steps, load_latest, save_checkpoint
+    from trainers.step_progress import StepProgress
 
     console = console or Console()
     run_dir = Path(config.out_dir)
@@ -328,17 +321,15 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             metrics.truncate(start)
             truncate_rollouts(run_dir, start)
             console.print(f"resumed from step {start} ({state['checkpoint']})")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.fields[info]}"), console=console, transient=False) as bar:
-            job = bar.add_task("RL steps", total=config.steps, completed=start, info="")
+        with StepProgress("RL steps", config.steps, console, completed=start) as bar:  # plain lines off a terminal
             for step in range(start + 1, config.steps + 1):
                 row = trainer.step(step)
                 if config.eval_every and step % config.eval_every == 0:
                     res = trainer.evaluate(config.eval_split, config.eval_tasks)
                     row.update(_val_row(res))
                 metrics.log(step, row)
-                bar.update(job, advance=1, info=f"reward {row['reward']:.2f} success {row['success']:.2f}"
-                                                 f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
+                bar.advance(info=f"reward {row['reward']:.2f} success {row['success']:.2f}"
+                                 f"{' val ' + format(row['val/success_rate'], '.2f') if 'val/success_rate' in row else ''}")
                 if (config.checkpoint_every and step % config.checkpoint_every == 0) or step == config.steps:
                     save_checkpoint(run_dir, step, RunState(trainer), _extra(trainer))
         trainer.learner.save_weights(run_dir / "model")  # a loadable model folder: turngym eval hf:RUN/model

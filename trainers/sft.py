@@ -130,15 +130,13 @@ def run_sft(trainer: Any, console: Any = None) -> None:
     log.truncate(-1)
     if console:
         console.print(f"SFT: {len(data)} trajectories, {scfg.steps} steps")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from trainers.step_progress import StepProgress
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=console, disable=console is None) as bar:
-        job = bar.add_task("SFT steps", total=scfg.steps, info="")
+    with StepProgress("SFT steps", scfg.steps, console) as bar:  # plain lines off a terminal; silent without a console
 
         def on_step(step: int, metrics: dict[str, float]) -> None:
             log.log(step + 1, {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-            bar.update(job, advance=1, info=f"loss {metrics.get('loss', 0.0):.3f}")
+            bar.advance(info=f"loss {metrics.get('loss', 0.0):.3f}")
 
         try:
             sft(trainer.learner, data, steps=scfg.steps, batch_size=scfg.batch_size, micro_batch=scfg.micro_batch,

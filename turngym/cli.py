@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.markup import escape
 
 from envs import make, registered
 from envs.checker import check_multiturn
 from envs.tasks import SPLITS
+from trainers.step_progress import StepProgress
 from turngym.cli_sandbox import sandbox_app
 from turngym.cli_cluster import cluster_app
 from turngym.cli_train import register as register_train
@@ -21,6 +22,7 @@ from turngym.cli_compare import compare_cmd
 from turngym.cli_view import view_cmd
 from turngym.cli_webshop import webshop_app
 from turngym.cli_gui import gui_app
+from turngym.cli_tables import print_table, table
 
 app = typer.Typer(help="turngym: train and evaluate LLM agents that use tools over many turns.", no_args_is_help=True)
 console = Console()
@@ -36,26 +38,34 @@ register_train(app)  # turngym train / turngym sft
 
 
 @app.command("list")
-def list_envs() -> None:
+def list_envs(as_json: bool = typer.Option(False, "--json", help="print a JSON list for scripts (id, family, description, "
+                                                                  "built, splits, scripted, error)")) -> None:
     """List registered envs: split sizes (read from their task sets; no env, sandbox or server starts)
     and the scripted policies (oracle, baselines) each one registers."""
     from envs.registry import task_set
 
-    table = Table("env", "train", "val", "test", "scripted", "description")
+    rows, cells = [], []
     for env_id, entry in sorted(registered().items()):
-        scripted = ", ".join(["oracle"] * (entry.oracle is not None) + sorted(entry.baselines))
-        if not entry.tasks_built():  # e.g. traces recorded in a browser: list must not start one
-            table.add_row(env_id, *["-"] * len(SPLITS), f"{scripted}  [yellow]tasks not built yet (built on first use)[/]",
-                          entry.description)
-            continue
-        try:
-            counts = task_set(env_id).sizes()
-            sizes = [str(counts[split]) for split in SPLITS]
-        except Exception as e:  # one env whose data cannot load must not hide the others
-            sizes = ["[red]?[/]"] * len(SPLITS)
-            scripted = f"{scripted}  [red]tasks failed to load: {type(e).__name__}: {e}[/]"
-        table.add_row(env_id, *sizes, scripted, entry.description)
-    console.print(table)
+        row = {"id": env_id, "family": entry.family(), "description": entry.description, "built": entry.tasks_built(),
+               "splits": None, "scripted": ["oracle"] * (entry.oracle is not None) + sorted(entry.baselines), "error": None}
+        sizes, note = ["-"] * len(SPLITS), "[yellow]tasks not built yet (built on first use)[/]"
+        if row["built"]:  # not built (e.g. traces recorded in a browser): list must not start one
+            try:
+                counts = task_set(env_id).sizes()
+                row["splits"] = {split: counts[split] for split in SPLITS}
+                sizes, note = [str(counts[split]) for split in SPLITS], ""
+            except Exception as e:  # one env whose data cannot load must not hide the others
+                row["error"] = f"tasks failed to load: {type(e).__name__}: {e}"
+                sizes, note = ["[red]?[/]"] * len(SPLITS), f"[red]{escape(row['error'])}[/]"
+        rows.append(row)
+        cells.append([env_id, *sizes, ", ".join(row["scripted"]) + (f"  {note}" if note else ""), entry.description])
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    out = table("env", *SPLITS, "scripted", "description", wrap=("scripted", "description"))
+    for c in cells:
+        out.add_row(*c)
+    print_table(console, out)
 
 
 @app.command("check-env")
@@ -72,10 +82,10 @@ def check_env_cmd(
     except (KeyError, ValueError) as e:
         _fail(e)
     results = check_multiturn(lambda: gym.make(_full_id(env_id), split=split), n_fuzz=fuzz)
-    table = Table("check", "result", "detail")
+    out = table("check", "result", "detail", wrap=("detail",))
     for r in results:
-        table.add_row(r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", r.detail)
-    console.print(table)
+        out.add_row(r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", escape(r.detail))
+    print_table(console, out)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -114,26 +124,31 @@ def eval_cmd(
     except (KeyError, ValueError) as e:
         _fail(e)
     sampling = SamplingParams(temperature=temperature, max_tokens=max_tokens)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-        job = bar.add_task(f"{env_id} [{split}] {pol.name}", total=total)
+    successes: list[bool] = []  # the running success rate the progress shows, scored as the summary will be
+
+    def on_done(traj) -> None:
+        if not (traj.failed and exclude_failed):
+            successes.append(traj.success and not traj.failed)
+        bar.advance(info=f"success {sum(successes) / len(successes):.2f}" if successes else "")
+
+    with StepProgress(f"{env_id} [{split}] {pol.name}", total, console) as bar:  # plain lines off a terminal
         try:
             results = evaluate(pol, env_id, split, n, samples=samples, sampling=sampling, seed=seed, env_kwargs=env_kwargs,
-                               concurrency=concurrency, exclude_failed=exclude_failed, out=out,
-                               on_done=lambda _: bar.advance(job))
+                               concurrency=concurrency, exclude_failed=exclude_failed, out=out, on_done=on_done)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
     summary = Summary.model_validate({k: v for k, v in results.items() if k in Summary.model_fields})
-    table = Table("metric", "value", title=f"{_full_id(env_id)} · {split} · {pol.name}")
+    report = table("metric", "value", title=f"{_full_id(env_id)} · {split} · {pol.name}")
     scored = " (failed excluded)" if exclude_failed else " (failed = 0)"  # which episodes the headline numbers cover
     for key, value in summary.model_dump().items():
         if key == "pass_at_k":
             for k, v in value.items():
-                table.add_row(f"pass@{k}{scored}", f"{v:.3f}")
+                report.add_row(f"pass@{k}{scored}", f"{v:.3f}")
         elif key in ("success_rate", "mean_reward"):
-            table.add_row(key + scored, f"{value:.3f}")
+            report.add_row(key + scored, f"{value:.3f}")
         else:
-            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
-    console.print(table)
+            report.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    print_table(console, report)
     console.print(f"wrote {out / 'results.json'} and {out / 'trajectories.jsonl'}")
 
 

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from turngym.cli_tables import print_table, table as cli_table
 
 cluster_app = typer.Typer(help="Rollouts on a Ray cluster (pip install -e '.\\[cluster]').", no_args_is_help=True)
 console = Console()
@@ -57,8 +58,8 @@ def check_cmd(
     try:
         alive = nodes()
         pinned = on_each_node(where, timeout=timeout)
-        table = Table("node", "address", "CPU", "mem GB", "store GB", "custom", "pinned task",
-                      title=f"{len(alive)} alive node(s)")
+        table = cli_table("node", "address", "CPU", "mem GB", "store GB", "custom", "pinned task",
+                          wrap=("custom", "pinned task"), title=f"{len(alive)} alive node(s)")
         for n in alive:
             r = n["resources"]
             custom = {k: v for k, v in r.items() if k not in ("CPU", "GPU", "memory", "object_store_memory")
@@ -67,7 +68,7 @@ def check_cmd(
             table.add_row(n["node_id"][:12], n["address"], f"{r.get('CPU', 0):g}", f"{r.get('memory', 0) / 2**30:.1f}",
                           f"{r.get('object_store_memory', 0) / 2**30:.2f}", ", ".join(f"{k}={v:g}" for k, v in sorted(custom.items())),
                           f"pid {ran['pid']} on {ran['host']}" if isinstance(ran, dict) else f"[red]{ran}[/]")
-        console.print(table)
+        print_table(console, table)
         try:
             require_resources(request)
         except ClusterError as e:
@@ -86,7 +87,8 @@ def check_cmd(
         refs = [s.handle.play.remote(Episode(task_id=ids[i % len(ids)], seed=i), SamplingParams(temperature=0.0, max_tokens=256))
                 for i, s in enumerate(dispatcher.slots)]
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
-        results = Table("worker", "node", "task", "reward", "turns", "seconds", "status", title="one episode per worker")
+        results = cli_table("worker", "node", "task", "reward", "turns", "seconds", "status", wrap=("status",),
+                            title="one episode per worker")
         bad = 0
         for slot, ref in zip(dispatcher.slots, refs):
             if ref not in ready:
@@ -103,7 +105,7 @@ def check_cmd(
             status = f"[red]failed: {traj.error}[/]" if traj.failed else "ok"
             results.add_row(str(slot.index), slot.node_id[:12], traj.task_id, f"{traj.total_reward:g}", str(len(traj.turns)),
                             f"{traj.wall_time:.2f}", status)
-        console.print(results)
+        print_table(console, results)
         if bad:
             raise typer.Exit(1)
     finally:

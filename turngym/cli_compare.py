@@ -49,5 +49,5 @@ def compare_cmd(
     except (ConfigError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(1) from None
-    console.print((folder / "report.md").read_text())
+    console.print((folder / "report.md").read_text(), markup=False, highlight=False, soft_wrap=True)  # its lines whole
     console.print(f"report: {folder / 'curves.html'}, {folder / 'curves.png'}")

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 gui_app = typer.Typer(help="The GUI envs' data: record traces in Chromium, export them, look at an app.", no_args_is_help=True)
 console = Console()
@@ -24,6 +23,7 @@ def build_traces_cmd(
     gold actions).  Needs Debian chromium (scripts/setup.d/40-browser.sh)."""
     from envs.gui.browser import browser_unavailable
     from envs.gui.traces import TraceSizes, build_traces, traces_root
+    from trainers.step_progress import StepProgress
 
     reason = browser_unavailable()
     if reason:
@@ -33,9 +33,8 @@ def build_traces_cmd(
         console.print(f"{root} already holds traces; remove it to record again")
         raise typer.Exit(0)
     sizes = TraceSizes(train=train, val=val, test=test)
-    with Progress(TextColumn("recording"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-        job = bar.add_task("traces", total=train + val + test)
-        seconds = build_traces(root, sizes, progress=lambda rec: bar.advance(job))
+    with StepProgress("recording traces", train + val + test, console) as bar:  # plain lines off a terminal
+        seconds = build_traces(root, sizes, progress=lambda rec: bar.advance())
     console.print(f"recorded {train + val + test} traces into {root} in {seconds:.1f} s")
 
 

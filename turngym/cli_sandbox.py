@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from turngym.cli_tables import print_table, table as cli_table
 
 sandbox_app = typer.Typer(help="Docker sandboxes for model-written code.", no_args_is_help=True)
 console = Console()
@@ -80,9 +81,9 @@ def info() -> None:
 
     client = _client()
     version = client.version()
-    table = Table("item", "value")
+    table = cli_table("item", "value", wrap=("value",))
     table.add_row("engine", f"Docker {version.get('Version')} ({version.get('Os')}/{version.get('Arch')})")
     table.add_row("image", f"{IMAGE}: {'present' if image_exists(client, IMAGE) else 'MISSING (turngym sandbox build --offline)'}")
     live = client.api.containers(all=True, filters={"label": f"{LABEL}=1"})
     table.add_row("sandbox containers", str(len(live)))
-    console.print(table)
+    print_table(console, table)

@@ -11,7 +11,8 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from turngym.cli_tables import print_table, table as cli_table
 
 console = Console()
 
@@ -48,12 +49,12 @@ def _print_presets() -> None:
 
     from trainers.config import list_presets, preset_path
 
-    table = Table("preset", "env", "model", "rollout", "credit", "steps", "sft")
+    table = cli_table("preset", "env", "model", "rollout", "credit", "steps", "sft")
     for name in list_presets():
         data = yaml.safe_load(preset_path(name).read_text(encoding="utf-8")) or {}
         table.add_row(name, str(data.get("env")), str(data.get("model", "tiny")), str(data.get("rollout", "hf")),
                       str(data.get("credit", "grpo")), str(data.get("steps", 100)), "yes" if data.get("sft") else "no")
-    console.print(table)
+    print_table(console, table)
 
 
 def _import_or_exit(module: str, name: str):
@@ -101,12 +102,12 @@ def sft_cmd(
     cfg = _load(config, preset, overrides, out, sft_defaults=True)
     sft = _import_or_exit("trainers.sft", "sft")
     sft_data = _import_or_exit("trainers.sft", "sft_data")
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agents.tokens import load_renderer
     from trainers.config import OptimConfig
     from trainers.learner import Learner
     from trainers.metrics import MetricsLog
+    from trainers.step_progress import StepProgress
 
     scfg, run_dir = cfg.sft, Path(cfg.out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -119,13 +120,11 @@ def sft_cmd(
     console.print(f"SFT: {len(trajs)} trajectories, {scfg.steps} steps, {learner.num_parameters(trainable=True):,} trainable parameters")
     log = MetricsLog(run_dir, tensorboard=False, name="sft.jsonl")
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.fields[info]}"), console=console) as bar:
-            job = bar.add_task("SFT steps", total=scfg.steps, info="")
+        with StepProgress("SFT steps", scfg.steps, console) as bar:  # plain lines off a terminal
 
             def on_step(step: int, metrics: dict) -> None:
                 log.log(step + 1, {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-                bar.update(job, advance=1, info=f"loss {metrics['loss']:.3f} acc {metrics.get('token_accuracy', 0):.2f}")
+                bar.advance(info=f"loss {metrics['loss']:.3f} acc {metrics.get('token_accuracy', 0):.2f}")
 
             sft(learner, trajs, steps=scfg.steps, batch_size=scfg.batch_size, micro_batch=scfg.micro_batch, seed=cfg.seed,
                 on_step=on_step)
