@@ -6,9 +6,10 @@ import re
 
 from agents.policy import Completion, Policy, Request, SamplingParams, TokenPolicy
 from agents.rollout import Episode, RolloutConfig, replay, rollout
-from agents.scripted import OraclePolicy, RandomPolicy, ScriptedPolicy, register_oracle
+from agents.scripted import OraclePolicy, RandomPolicy, ScriptedPolicy
 from agents.trajectory import Trajectory, Turn, read_jsonl, write_jsonl
 from envs.registry import Player, baseline, oracle_for, registered
+from envs.registry import removed as _removed
 from envs.registry import entry as entry_of
 
 _OPENAI_SPEC = re.compile(r"^openai:(?P<model>[^@]+)(?:@(?P<url>.+))?$")
@@ -80,5 +81,9 @@ def _baseline(spec: str, env: str | None) -> Player:
 
 __all__ = [
     "Completion", "Episode", "OraclePolicy", "Policy", "RandomPolicy", "Request", "RolloutConfig", "SamplingParams",
-    "ScriptedPolicy", "TokenPolicy", "Trajectory", "Turn", "make_policy", "read_jsonl", "register_oracle", "replay", "rollout", "write_jsonl",
+    "ScriptedPolicy", "TokenPolicy", "Trajectory", "Turn", "make_policy", "read_jsonl", "replay", "rollout", "write_jsonl",
 ]
+
+
+def __getattr__(name: str):  # a removed name (register_oracle) fails naming its replacement
+    return _removed(__name__, name)

@@ -17,14 +17,19 @@ import random
 from typing import Any
 
 from agents.policy import Completion, Request, SamplingParams
-from envs.registry import OraclePlan, Player, family_oracle, register_oracle
+from envs.registry import OraclePlan, Player, family_oracle, removed
 from tools import call
 
-__all__ = ["OraclePolicy", "RandomPolicy", "ScriptedPolicy", "call", "oracle_action", "register_oracle"]
+__all__ = ["OraclePolicy", "RandomPolicy", "ScriptedPolicy", "call", "oracle_action"]
+
+
+def __getattr__(name: str) -> Any:  # a removed name (register_oracle) fails naming its replacement
+    return removed(__name__, name)
 
 
 def oracle_action(turn: int, info: dict[str, Any]) -> str:
-    """The registered oracle's action at assistant turn ``turn`` for the env family in ``info``."""
+    """The oracle's action at assistant turn ``turn`` for the env family in ``info``: the oracle that
+    a registered env of that family names (``register(..., oracle=)``)."""
     return family_oracle(info.get("family"))(turn, info)
 
 

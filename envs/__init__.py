@@ -5,7 +5,8 @@ Importing this package registers the built-in families with gymnasium.  Third-pa
 """
 
 from envs.core import ToolEnv
-from envs.registry import Player, load_plugins, make, register, register_oracle, registered
+from envs.registry import Player, load_plugins, make, register, registered
+from envs.registry import removed as _removed
 from envs.spaces import MessagesSpace, TextSpace
 from envs.tasks import SPLITS, JsonlTaskSet, ListTaskSet, Task, TaskSet
 from tools import call
@@ -74,5 +75,9 @@ for _name, _rooms, _key in (("Vault2-v0", 2, False), ("Vault3-v0", 3, False), ("
 
 __all__ = [
     "SPLITS", "JsonlTaskSet", "ListTaskSet", "MessagesSpace", "Player", "Task", "TaskSet", "TextSpace", "ToolEnv",
-    "load_plugins", "make", "register", "register_oracle", "registered",
+    "load_plugins", "make", "register", "registered",
 ]
+
+
+def __getattr__(name: str):  # a removed name (register_oracle) fails naming its replacement
+    return _removed(__name__, name)

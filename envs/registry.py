@@ -90,7 +90,6 @@ class EnvEntry(BaseModel):
 
 
 _REGISTRY: dict[str, EnvEntry] = {}
-_FAMILY_ORACLES: dict[str, OraclePlan] = {}
 _plugins_loaded = False
 
 
@@ -180,9 +179,21 @@ def task_set(name: str) -> TaskSet:
 
 
 # ----- scripted players ----------------------------------------------------------------------
-def register_oracle(family: str, plan: OraclePlan) -> None:
-    """An oracle for every env of ``family``, registered or not (e.g. an env built directly)."""
-    _FAMILY_ORACLES[family] = plan
+# ``register(..., oracle=..., baselines=...)`` is the one way to register scripted players: every
+# lookup below (eval's ``--policy``, SFT's ``data: oracle``/``baseline:NAME``, an oracle found by the
+# episode's env family) reads the env entries and nothing else.
+REMOVED = {
+    "register_oracle": "pass oracle= to turngym.register(...)",
+}
+"""Names removed from the public API, with the form that replaces each."""
+
+
+def removed(module: str, name: str) -> Any:
+    """A module ``__getattr__``: ImportError naming the new form for a removed name (so both
+    ``from agents import register_oracle`` and ``agents.register_oracle(...)`` say what to use)."""
+    if name in REMOVED:
+        raise ImportError(f"{name} was removed: {REMOVED[name]}", name=module)
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
 
 def oracle_for(name: str) -> OraclePlan:
@@ -194,14 +205,13 @@ def oracle_for(name: str) -> OraclePlan:
 
 
 def family_oracle(family: str | None) -> OraclePlan:
-    """The oracle for an env family: one given to :func:`register_oracle`, else the oracle of a
-    registered env of that family."""
-    if family in _FAMILY_ORACLES:
-        return _FAMILY_ORACLES[family]
-    for found in registered().values():
-        if found.oracle is not None and found.family() == family:
-            return resolve(found.oracle)
-    known = sorted({*_FAMILY_ORACLES, *(e.family() for e in _REGISTRY.values() if e.oracle is not None)} - {None})
+    """The oracle of the first registered env of ``family`` that registers one (for an env built
+    directly, whose episodes name only their family)."""
+    with_oracle = [e for e in registered().values() if e.oracle is not None]
+    for found in with_oracle:
+        if found.family() == family:
+            return oracle_for(found.id)
+    known = sorted({e.family() for e in with_oracle} - {None})
     raise KeyError(f"no oracle plan for env family {family!r}; known: {known}")
 
 
@@ -211,6 +221,10 @@ def baseline(name: str, player: str, /, **kwargs: Any) -> Player:
     if player not in found.baselines:
         raise LookupError(f"{found.id} has no baseline {player!r}; it has: {sorted(found.baselines) or 'none'}")
     return resolve(found.baselines[player])(**kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    return removed(__name__, name)
 
 
 def load_plugins(force: bool = False) -> list[str]:

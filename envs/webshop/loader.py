@@ -14,9 +14,14 @@ instruction gaining ", and price lower than X.00 dollars"; the goals are shuffle
 split test = the first 500, val = the next 1,000, train = the rest, as the original does.  Prices and
 price bounds come from ``random.Random(seed)``, so a build is reproducible.
 
+Goal options are normalized as the page's are (:func:`option_value`: "White/Blue" -> "white | blue"),
+so an instruction's option reads as the page shows it; the reward matches them by its fuzzy rule.
+Each task records ``oracle_options``, the target's values that rule counts for the goal
+(:func:`envs.webshop.reward.best_options`): the values the oracle clicks.
+
 Differences, stated: the original tags the nouns of names with spaCy; here a name's nouns are its
 alphabetic words less English stopwords (spaCy's models are not on the package index).  Goal option
-lists become ``{"option 1": value, ...}``.
+lists become ``{"option 1": value, ...}``; the original keeps a goal's option values as written.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from bm25s.stopwords import STOPWORDS_EN
 from envs.tasks import JsonlTaskSet, Split, Task, build_atomically, cache_root
 from envs.webshop.data import RESULTS_PER_PAGE, WebShopTaskSet
 from envs.webshop.goals import NO_PRICE_BOUND, price_upper
+from envs.webshop.reward import best_options
 from envs.webshop.search import Catalog, write_world
 
 WORLD = "real"
+BUILD_VERSION = 2  # part of the cache folder's name: a build by an older loader is not reused
 SPLIT_SEED, TEST_GOALS, VAL_GOALS = 233, 500, 1000
 _STOP = frozenset(STOPWORDS_EN)
 
@@ -48,6 +55,11 @@ def _first(folder: Path, pattern: str) -> Path | None:
 
 def name_nouns(name: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", name.lower()) if w not in _STOP and len(w) > 1]
+
+
+def option_value(value: Any) -> str:
+    """An option value as the original shows it on a page: stripped, lowercased, "/" -> " | "."""
+    return str(value).strip().replace("/", " | ").lower()
 
 
 def _prices(pricing: Any) -> list[float]:
@@ -72,7 +84,7 @@ def convert_products(items: list[dict[str, Any]], attributes: dict[str, Any], rn
         options: dict[str, list[str]] = {}
         for axis, contents in (item.get("customization_options") or {}).items():
             if contents:
-                options[axis.lower()] = [str(c["value"]).strip().replace("/", " | ").lower() for c in contents]
+                options[axis.lower()] = [option_value(c["value"]) for c in contents]
         prices = _prices(item.get("pricing"))
         price = 100.0 if not prices else prices[0] if len(prices) == 1 else round(rng.uniform(*prices), 2)
         bullets = item.get("small_description") or []
@@ -96,7 +108,8 @@ def human_goals(products: list[dict[str, Any]], human: dict[str, list[dict[str, 
                 continue
             upper = price_upper(product["price"], rng)
             opts = ins.get("instruction_options") or []
-            options = dict(opts) if isinstance(opts, dict) else {f"option {i + 1}": str(v) for i, v in enumerate(opts)}
+            named = opts.items() if isinstance(opts, dict) else ((f"option {i + 1}", v) for i, v in enumerate(opts))
+            options = {str(key).lower(): option_value(value) for key, value in named}
             goals.append({
                 "asin": product["asin"], "name": product["title"], "query": product["query"], "product_category": product["product_category"],
                 "nouns": product["nouns"], "attributes": list(attrs), "options": options, "price_upper": upper,
@@ -125,12 +138,14 @@ def build_real_webshop(source: Path, root: Path, seed: int = 42) -> float:
         products = convert_products(json.loads(items_path.read_text()), attributes, rng)
         write_world(folder / WORLD, products)
         catalog = Catalog(folder / WORLD)
+        by_asin = {p["asin"]: p for p in products}
         tasks = []
         for i, (split, goal) in enumerate(split_goals(human_goals(products, json.loads(human_path.read_text()), rng))):
             query, rank = _oracle_query(catalog, goal)
             tasks.append(Task(
                 id=f"webshop/{WORLD}/{i:05d}", split=split, prompt=goal["instruction"], answer=goal["asin"],
                 data={"world": WORLD, "goal": goal, "oracle_query": query, "oracle_rank": rank,
+                      "oracle_options": best_options(by_asin[goal["asin"]]["options"], list(goal["options"].values())),
                       "oracle_page": (rank - 1) // RESULTS_PER_PAGE + 1 if rank else None, "template": "human"}))
         JsonlTaskSet.write(folder, tasks)
 
@@ -151,7 +166,7 @@ def load_real_webshop(source: str | Path, root: str | Path | None = None) -> Web
     source = Path(source)
     if root is None:
         key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
-        root = cache_root() / f"webshop-real-{key}"
+        root = cache_root() / f"webshop-real-v{BUILD_VERSION}-{key}"
     root = Path(root)
     if not (root / "test.jsonl").exists():
         build_real_webshop(source, root)

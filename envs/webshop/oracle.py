@@ -1,8 +1,12 @@
 """Scripted players for ``turngym/WebShop-v0``: the oracle and two baselines.
 
 * :func:`plan` (the oracle; privileged, it reads the reset info): search the goal-derived query
-  recorded with the task, page forward to the target's results page, open the target, click each
-  goal option value, buy.  Scores 1.0 on every task (tested on the whole test split).
+  recorded with the task, page forward to the target's results page, open the target, click the
+  page's values for the goal's options, buy.  Those values are the task's ``oracle_options`` where
+  it records them (real WebShop goals: the values the reward's fuzzy rule counts, which may be
+  written otherwise than the goal's), else the goal's own option values (generated goals name page
+  values).  Scores 1.0 on every generated task (tested on the whole test split) and on every real
+  goal whose product offers its options.
 * :class:`FirstResult` (``first-result``): search the instruction, open the first result, buy it
   with the options the page pre-selects.  What lexical search alone achieves.
 * :class:`RandomAction` (``random-action``): a uniformly random action among those the page
@@ -24,11 +28,12 @@ _ASIN = re.compile(r"^[A-Z0-9]{10}$")
 
 
 def plan(turn: int, info: dict[str, Any]) -> str:
-    """search -> Next > (as needed) -> the target -> each goal option -> Buy Now."""
+    """search -> Next > (as needed) -> the target -> each option value -> Buy Now."""
     steps = [call("search", query=info["oracle_query"])]
     steps += [call("click", target="Next >")] * (int(info["oracle_page"] or 1) - 1)
     steps.append(call("click", target=info["target_asin"]))
-    steps += [call("click", target=value) for value in info["goal_options"].values()]
+    choices = info.get("oracle_options")
+    steps += [call("click", target=value) for value in (info["goal_options"] if choices is None else choices).values()]
     steps.append(call("click", target="Buy Now"))
     return steps[min(turn, len(steps) - 1)]
 

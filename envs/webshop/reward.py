@@ -6,7 +6,8 @@
   > 85, else when it is a substring of the lowercased title, bullets or description.
 * ``N_opt``: chosen and goal option values are colour-normalized (the first name in
   :data:`COLORS` that the value contains replaces it); a goal option counts when any chosen value
-  has ratio > 85 with it.
+  has ratio > 85 with it.  :func:`best_options` picks the page's values that this rule counts most
+  (what the oracle clicks).
 * ``r_type`` from the nouns of the bought product's name against the goal's (``title_score`` =
   shared distinct nouns / number of goal nouns; 0.2 when the goal has none): 1.0, but 0.5 unless
   the product's query equals the goal's, they share >= 2 category levels or title_score > 0.2;
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,6 +82,36 @@ def attribute_matches(product: Mapping[str, Any], goal_attributes: Sequence[str]
 def option_matches(chosen: Sequence[str], goal_options: Sequence[str]) -> int:
     chosen = [normalize_color(c) for c in chosen]
     return sum(any(ratio(c, normalize_color(g)) > THRESHOLD for c in chosen) for g in goal_options)
+
+
+def best_options(offered: Mapping[str, Sequence[str]], goal_options: Sequence[str]) -> dict[str, str]:
+    """The values to choose, ``{axis: value}`` (at most one per axis of ``offered``, a product's
+    options), for which :func:`option_matches` counts the most ``goal_options``; among those, the
+    choice whose values equal the goal's most often, then the closest, then the fewest.  An axis
+    none of whose values counts a goal option is left out (its pre-selected value stays)."""
+    goals = [normalize_color(g) for g in goal_options]
+    axes = []
+    for axis, values in offered.items():
+        best: dict[frozenset[int], tuple[tuple[int, int], str]] = {}  # of values counting the same goals, the closest
+        for value in values:
+            scores = {i: ratio(normalize_color(value), g) for i, g in enumerate(goals)}
+            counted = frozenset(i for i, r in scores.items() if r > THRESHOLD)
+            rank = (sum(value == goal_options[i] for i in counted), sum(scores[i] for i in counted))
+            if counted and (counted not in best or rank > best[counted][0]):
+                best[counted] = (rank, value)
+        if best:
+            axes.append([(axis, value, {i: (value == goal_options[i], ratio(normalize_color(value), goals[i])) for i in counted})
+                         for counted, (_, value) in best.items()] + [None])
+
+    def key(combo: tuple[Any, ...]) -> tuple[int, int, int, int]:
+        closest: dict[int, tuple[int, int]] = {}  # goal option -> the best (equal, ratio) of a chosen value
+        for choice in filter(None, combo):
+            for i, fit in choice[2].items():
+                closest[i] = max(closest.get(i, fit), fit)
+        return (len(closest), sum(e for e, _ in closest.values()), sum(r for _, r in closest.values()),
+                -sum(c is not None for c in combo))
+
+    return {c[0]: c[1] for c in max(itertools.product(*axes), key=key, default=()) if c}
 
 
 def score(product: Mapping[str, Any], options: Mapping[str, str], goal: Mapping[str, Any]) -> dict[str, Any]:
