@@ -5,8 +5,11 @@
 * ``malformed_actions``: fuzzed bad actions never raise, each gets an explanatory message and
   ``valid_action=False``; every message is a valid chat message (string or content parts);
 * ``hostile_actions``: deeply nested and self-referencing objects, an object whose attributes
-  raise, and 1 MB names and arguments for every tool never raise, and each answer stays within
-  the env's ``max_observation_chars``;
+  raise, 1 MB names and arguments, and text no wire can carry or a parser should choke on (lone
+  surrogates, raw and JSON-escaped; surrogate-escaped bytes; NUL characters; invalid JSON escapes;
+  1 MB of astral and combining unicode) in every string argument of every tool never raise (not even
+  :class:`tools.ToolInfrastructureError`: the text is the policy's), and each answer, like the
+  reset's task message, stays within the env's ``max_observation_chars`` and encodes as UTF-8;
 * ``episodes_end``: an episode of bad actions is truncated exactly at ``max_turns``, reward 0;
 * ``info_keys``: reset and step info carry what credit assignment needs.
 """
@@ -26,6 +29,7 @@ from pydantic import BaseModel
 
 from envs.spaces import message_problem
 from tools.content import content_text
+from tools.text import printable
 
 STEP_KEYS = ("task_id", "turn", "valid_action", "invalid_actions", "tool_calls", "tool_errors", "state_key")
 END_KEYS = ("outcome", "success", "answer")
@@ -123,18 +127,30 @@ def _malformed(make_env: Callable[[], gym.Env], n: int, seed: int) -> str:
     return f"{explained}/{n} explained"
 
 
-def _check_answer(obs: Any, what: str, limit: int | None = None) -> None:
-    if not isinstance(obs, list) or not obs:
+def _check_answer(obs: Any, what: str, limit: int | None = None, explained: bool = True) -> None:
+    """Each message of ``obs`` is valid, within ``limit`` and encodable; with ``explained``, there is one and it has text."""
+    if not isinstance(obs, list) or (explained and not obs):
         raise AssertionError(f"{what} got no explanation: {obs!r}"[:500])
     for m in obs:
         problem = message_problem(m)
         if problem:
             raise AssertionError(f"{what} got an invalid message ({problem}): {m!r}"[:500])
         text = content_text(m["content"])
-        if not text.strip():
+        if explained and not text.strip():
             raise AssertionError(f"{what} got no explanation: {m!r}"[:500])
         if limit is not None and len(text) > limit:
             raise AssertionError(f"{what} got {len(text):,} characters, over max_observation_chars={limit:,}")
+        if printable(text) is not text:
+            raise AssertionError(f"{what} got text that cannot be encoded as UTF-8: {printable(text)!r}"[:500])
+
+
+# Text a sampled token sequence can decode to: nothing a server, browser or database can take as is.
+ODD_TEXT = {
+    "a lone surrogate": "towel \udbca pink",
+    "surrogate-escaped bytes": "caf\udce9 \udcff",  # bytes that were not UTF-8, decoded with errors="surrogateescape"
+    "NUL characters": "a\x00b\x00",
+}
+ODD_UNICODE = "\u00e9\U0001f984\u202e\u0301\u4e2d\ufeff"  # accented, astral (emoji), right-to-left override, combining, CJK, BOM
 
 
 class _Hostile:
@@ -144,11 +160,14 @@ class _Hostile:
         raise RuntimeError(f"hostile attribute {name}")
 
 
-def hostile_actions(tools: dict[str, list[str]], size: int = 1_000_000) -> Iterator[tuple[str, Any]]:
-    """(label, action) pairs no env may raise on: absurd nesting, cycles, raising objects, huge text.
+def hostile_actions(tools: dict[str, list[str]], size: int = 1_000_000,
+                    text_params: dict[str, list[str]] | None = None) -> Iterator[tuple[str, Any]]:
+    """(label, action) pairs no env may raise on: absurd nesting, cycles, raising objects, huge and odd text.
 
     ``tools`` maps each tool name to its required parameters; each tool is called once with a
     ``size``-character string for every one of them (the echo of a bad argument must stay capped).
+    ``text_params`` maps each tool to its string parameters (default: ``tools``), each given every
+    kind of :data:`ODD_TEXT` at once, raw and JSON-escaped, and invalid JSON escapes.
     """
     tool_names = list(tools)
     deep: list = []
@@ -157,31 +176,56 @@ def hostile_actions(tools: dict[str, list[str]], size: int = 1_000_000) -> Itera
     cyclic: dict = {"name": tool_names[0] if tool_names else "x"}
     cyclic["arguments"] = {"value": cyclic}
     big = "Z" * size
+    odd = {**ODD_TEXT, "1 MB of astral and combining unicode": (ODD_UNICODE * (size // len(ODD_UNICODE) + 1))[:size]}
     yield "a list nested 10,000 deep", deep
     yield "a self-referencing dict", cyclic
     yield "an object whose attributes raise", _Hostile()
     yield "a 1 MB tool name", f'<tool_call>{{"name": "{big}", "arguments": {{}}}}</tool_call>'
     yield "1 MB of text", big
+    yield "a reply with a lone surrogate", f"{ODD_TEXT['a lone surrogate']} <tool_call>{{}}</tool_call>"
+    yield "1 MB of astral unicode as the reply", odd["1 MB of astral and combining unicode"]
     for name, required in tools.items():
         arguments = dict.fromkeys(required, big)
         yield f"1 MB arguments of {name}", f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
+    for name, params in (tools if text_params is None else text_params).items():
+        if not params:
+            continue
+        for label, text in odd.items():  # as the JSON a model writes: surrogates and NUL escaped
+            written = json.dumps({"name": name, "arguments": dict.fromkeys(params, text)})
+            yield f"{label} in the arguments of {name}", f"<tool_call>{written}</tool_call>"
+        surrogate = {"name": name, "arguments": dict.fromkeys(params, ODD_TEXT["a lone surrogate"])}
+        yield f"a lone surrogate in the arguments of {name} (a parsed call)", surrogate
+        yield f"a raw lone surrogate in the arguments of {name}", f"<tool_call>{json.dumps(surrogate, ensure_ascii=False)}</tool_call>"
+        bad = ", ".join(f'"{p}": "bad \\x41 escape \\u12"' for p in params)  # \x is no JSON escape; \u needs 4 digits
+        yield f"invalid JSON escapes in the arguments of {name}", f'<tool_call>{{"name": "{name}", "arguments": {{{bad}}}}}</tool_call>'
 
 
 def _hostile(make_env: Callable[[], gym.Env], seed: int) -> str:
     env = make_env()
     base = env.unwrapped
     limit = getattr(base, "max_observation_chars", None)
-    env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
+    _check_answer(obs[1:], "the reset's task message", limit, explained=False)
     n = 0
-    tools = {name: list(base.toolbox.definition(name).spec.parameters.get("required", [])) for name in base.toolbox.names}
-    for label, action in hostile_actions(tools):
-        obs, _, terminated, truncated, _ = env.step(action)
+    params = {name: base.toolbox.definition(name).spec.parameters for name in base.toolbox.names}
+    tools = {name: list(p.get("required", [])) for name, p in params.items()}
+    texts = {name: [k for k, v in p.get("properties", {}).items() if _takes_text(v)] for name, p in params.items()}
+    for label, action in hostile_actions(tools, text_params=texts):
+        try:
+            obs, _, terminated, truncated, _ = env.step(action)
+        except Exception as e:  # name the action: "ToolInfrastructureError" alone does not say which text did it
+            raise AssertionError(f"{label} raised {type(e).__name__}: {e}") from e
         _check_answer(obs, label, limit)
         n += 1
         if terminated or truncated:
             env.reset(seed=seed)
     env.close()
     return f"{n} hostile actions answered" + (f" within {limit:,} characters" if limit else "")
+
+
+def _takes_text(schema: dict) -> bool:
+    """Whether a parameter's JSON schema accepts a string (``str``, ``str | None``)."""
+    return schema.get("type") == "string" or any(_takes_text(s) for s in schema.get("anyOf", []) if isinstance(s, dict))
 
 
 def _episodes_end(make_env: Callable[[], gym.Env], seed: int) -> str:

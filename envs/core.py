@@ -5,7 +5,10 @@ One episode is one :class:`~envs.tasks.Task`.
 * ``reset(seed=None, options=None) -> (observation, info)``.  ``options`` may hold ``"task"``
   (a :class:`Task` or a task id) and ``"split"``; otherwise a task of the env's split is drawn
   with ``self.np_random`` (so the same seed gives the same task).  The observation is the list
-  of *new* messages: ``[system, user]``.
+  of *new* messages: ``[system, user]``.  The user message (the task: its prompt, a first page or
+  screen) is capped like every message ``step`` emits (below); the system message is not: it is
+  the env's own text (its intro, tool specs and calling convention), fixed per env and computed
+  once, and cutting it would cut a tool's spec.
 * ``step(action) -> (observation, reward, terminated, truncated, info)``.  ``action`` is the
   assistant's raw text or an already-parsed tool call (see :func:`tools.parse_action`).  The
   observation is the list of new messages the env answers with: one ``tool`` message for a
@@ -17,7 +20,18 @@ One episode is one :class:`~envs.tasks.Task`.
   tool failed: the rollout records the episode as ``failed``).
 * Every message ``step`` emits is capped at ``max_observation_chars`` characters of text (per
   env; the constructor argument or the class attribute): longer text keeps its head and ends with
-  a visible ``[cut: N more characters]`` marker, the whole within the cap.  Image parts are kept.
+  a visible ``[cut: N more characters]`` marker, the whole within the cap.  Each image part is
+  capped at ``max_image_pixels`` pixels and ``max_image_bytes`` bytes of image file (class
+  attributes): a larger one is scaled down, aspect ratio kept, with a ``[scaled: ...]`` text part
+  after it that gives the original size; one that cannot be read or scaled becomes a visible
+  ``[cut: ...]`` text part (:mod:`tools.images`).  Text that cannot be encoded as UTF-8 (a lone
+  surrogate the policy wrote, quoted back) is escaped visibly (``\\udbca``), so every message
+  can be tokenized and stored.  A family that adds messages after ``step`` passes them through
+  :meth:`ToolEnv.capped`.
+* Text a policy writes is the policy's: a tool that forwards it to a server, browser or database
+  checks it first (:func:`tools.text.sendable`), so text that cannot be sent (lone surrogates,
+  NUL where the receiver takes none) is a tool error that costs a turn, never an infrastructure
+  fault.
 * The episode *terminates* when a tool calls :meth:`ToolEnv.finish` (e.g. ``submit``), or when a
   tool marked ``ends_episode`` returns without calling it (outcome 0); a tool that raises
   :class:`tools.ToolError` does not end it.  It is *truncated* after ``max_turns`` steps.
@@ -47,8 +61,10 @@ from envs.spaces import MessagesSpace, TextSpace
 from envs.tasks import Split, Task, TaskSet, check_split
 from tools import ToolBox, parse_action
 from tools.calls import ToolInfrastructureError, safe_repr, safe_str
-from tools.content import content_text
+from tools.content import content_text, part_problem
+from tools.images import fit_image_part
 from tools.parsing import CALL_EXAMPLE, ParsedAction
+from tools.text import printable
 
 Message = dict[str, Any]
 
@@ -59,6 +75,8 @@ class ToolEnv(gym.Env[list, str]):
     family = "custom"  # names the env family for oracles and reports
     default_max_turns = 10
     max_observation_chars = 8_000  # text per emitted message; see the module docstring
+    max_image_pixels = 2048 * 2048  # per image part of an emitted message
+    max_image_bytes = 4 << 20  # per image part: bytes of the image file
     system_intro = "You are an agent that solves tasks by calling tools."
 
     def __init__(
@@ -81,6 +99,8 @@ class ToolEnv(gym.Env[list, str]):
             self.max_observation_chars = max_observation_chars
         if self.max_observation_chars < MIN_OBSERVATION_CHARS:
             raise ValueError(f"max_observation_chars must be >= {MIN_OBSERVATION_CHARS}, got {self.max_observation_chars}")
+        if min(self.max_image_pixels, self.max_image_bytes) < 1:
+            raise ValueError(f"max_image_pixels and max_image_bytes must be >= 1, got {self.max_image_pixels} and {self.max_image_bytes}")
         self.render_mode = render_mode
         self.calls_per_turn = calls_per_turn
         self.action_space = TextSpace()
@@ -119,8 +139,8 @@ class ToolEnv(gym.Env[list, str]):
         self._result: dict[str, Any] | None = None
         self.start_task(self.task)
         obs = [
-            {"role": "system", "content": self._system_prompt},
-            {"role": "user", "content": self.task_prompt(self.task)},
+            {"role": "system", "content": self._system_prompt},  # the env's own text, not capped: see the module docstring
+            self.capped({"role": "user", "content": self.task_prompt(self.task)}),
         ]
         self._transcript = list(obs)
         info = {"family": self.family, "split": self.task.split, "answer": self.task.answer, **self._step_info()}
@@ -174,8 +194,8 @@ class ToolEnv(gym.Env[list, str]):
         return obs, reward, terminated, truncated, info
 
     def capped(self, message: Message) -> Message:
-        """``message`` within this env's ``max_observation_chars``: for a family that adds messages after ``step``."""
-        return cap_message(message, self.max_observation_chars)
+        """``message`` within this env's caps (text, images; see the module docstring): for a family that adds messages after ``step``."""
+        return cap_message(cap_images(message, self.max_image_pixels, self.max_image_bytes), self.max_observation_chars)
 
     def finish(self, outcome: float, /, **extra: Any) -> None:
         """Called by an episode-ending tool: record the task score and any extra info keys."""
@@ -241,7 +261,11 @@ RESERVED_INFO_KEYS = frozenset({"task_id", "turn", "valid_action", "invalid_acti
 
 
 def cap_text(text: str, limit: int) -> str:
-    """``text`` when it fits in ``limit`` characters; else its head and ``[cut: N more characters]``, within ``limit``."""
+    """``text`` when it fits in ``limit`` characters; else its head and ``[cut: N more characters]``, within ``limit``.
+
+    Lone surrogates are escaped first (:func:`tools.text.printable`), so the result always encodes as UTF-8.
+    """
+    text = printable(text)
     if len(text) <= limit:
         return text
     keep = limit
@@ -257,6 +281,8 @@ def _cut_marker(n: int) -> str:
 def cap_message(message: Message, limit: int) -> Message:
     """``message`` with its text capped at ``limit`` characters in all (text parts share the budget; images stay).
 
+    Lone surrogates are escaped first, as in :func:`cap_text`.
+
     Content parts: text is kept in order until the budget is spent, then one ``[cut: N more characters]``
     text part follows the last kept text (N counts every cut character, later parts included).
     """
@@ -267,6 +293,9 @@ def cap_message(message: Message, limit: int) -> Message:
     if not isinstance(content, list):
         return message
     is_text = [isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content]
+    if any(t and printable(p["text"]) is not p["text"] for p, t in zip(content, is_text)):
+        content = [{**p, "text": printable(p["text"])} if t else p for p, t in zip(content, is_text)]
+        message = {**message, "content": content}
     total = sum(len(p["text"]) for p, t in zip(content, is_text) if t)
     if total <= limit:
         return message
@@ -286,6 +315,19 @@ def cap_message(message: Message, limit: int) -> Message:
             marker_at = len(parts)
     parts.insert(marker_at, {"type": "text", "text": _cut_marker(dropped)})
     return {**message, "content": parts}
+
+
+def cap_images(message: Message, max_pixels: int, max_bytes: int) -> Message:
+    """``message`` with each image part within ``max_pixels`` and ``max_bytes`` (:func:`tools.images.fit_image_part`)."""
+    content = message.get("content")
+    if not isinstance(content, list) or not any(isinstance(p, dict) and p.get("type") == "image_url" for p in content):
+        return message
+    parts: list[Any] = []
+    for part in content:
+        is_image = isinstance(part, dict) and part.get("type") == "image_url" and part_problem(part) is None
+        parts.extend(fit_image_part(part, max_pixels, max_bytes) if is_image else [part])
+    same = len(parts) == len(content) and all(a is b for a, b in zip(parts, content))
+    return message if same else {**message, "content": parts}
 
 
 def action_text(action: Any) -> str:

@@ -159,6 +159,32 @@ def test_live_feedback_and_screens(live_tasks):
     env.close()
 
 
+def test_live_refuses_text_it_cannot_send_and_caps_its_screens(live_tasks):
+    """A lone surrogate was typed as U+FFFD and echoed raw ("no visible element [\udbca]"); a screen after a
+    step was not capped (a step's own messages were): here a cap far below the 800x600 screenshot."""
+
+    class SmallScreens(GUIEnv):
+        max_image_pixels = 200 * 150
+
+    env = SmallScreens(split="test", tasks=live_tasks, max_turns=6)
+    tid = next(t for t in live_tasks.ids("test") if live_tasks.get(t).data["kind"] == "add")
+    obs, info = env.reset(options={"task": tid})
+    assert obs[1]["content"][2]["text"].startswith("[scaled: an image of 800x600 pixels")
+    env.step(call("click", element="add-contact"))
+    env.step(call("click", element="contact-name"))
+    obs, _, terminated, _, info = env.step(call("type", text="towel \udbca pink"))
+    assert obs[0] == {"role": "tool", "name": "type", "content": "Error: the text cannot be sent: it holds a lone surrogate (the first, "
+                    "'\\udbca', at character 6): half of a UTF-16 pair, which is not a character and cannot be encoded. "
+                    "Write it again as plain text."} and not terminated
+    obs, *_ = env.step(call("type", text="a\x00b"))
+    assert obs[0]["content"].startswith("Error: the text cannot be sent: it holds a NUL character")
+    obs, *_ = env.step(call("type", text="Ann"))
+    assert obs[0]["content"] == "Typed 'Ann' into [contact-name]." and "value='Ann'" in obs[1]["content"][3]["text"]
+    assert obs[1]["content"][2]["text"].startswith("[scaled: an image of 800x600 pixels and ") and \
+        obs[1]["content"][2]["text"].endswith("is shown at 200x150 pixels; scale its coordinates by 4]")
+    env.close()
+
+
 @pytest.mark.slow
 def test_check_env_live(live_tasks):
     results = check_multiturn(lambda: GUIEnv(split="test", tasks=live_tasks, max_turns=4), n_fuzz=150)

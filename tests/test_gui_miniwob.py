@@ -51,6 +51,17 @@ def test_wrong_button_and_bad_calls(click_test_2):
     assert (reward, terminated, step_info["miniwob_reward"]) == (0.0, True, -1.0)
 
 
+def test_text_selenium_cannot_send_is_the_policy_s_error(click_test_2):
+    """A lone surrogate in typed text raised ToolInfrastructureError("MiniWoB failed: InvalidArgumentException")."""
+    env = click_test_2
+    env.reset(options={"task": env.tasks.ids("train")[0]})
+    obs, reward, terminated, truncated, info = env.step(call("type", text="towel \udbca pink"))
+    assert obs[0]["content"].startswith("Error: the text cannot be sent: it holds a lone surrogate (the first, '\\udbca'")
+    assert (reward, terminated, truncated, info["valid_action"], info["tool_errors"]) == (0.0, False, False, True, 1)
+    obs, *_ = env.step(call("type", text="a\x00b"))  # Selenium dropped the NUL without a word
+    assert obs[0]["content"].startswith("Error: the text cannot be sent: it holds a NUL character (the first at character 1)")
+
+
 @pytest.mark.slow
 def test_check_env_miniwob(click_test_2):
     results = check_multiturn(lambda: MiniWoBEnv(split="train", tasks=click_test_2.tasks, max_turns=3, max_open=1), n_fuzz=100)

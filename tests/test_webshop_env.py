@@ -15,6 +15,7 @@ from envs.checker import check_multiturn
 from envs.webshop.data import load_webshop_tasks
 from envs.webshop.env import WebShopEnv
 from tools import call
+from tools import ToolError
 from tools.calls import ToolInfrastructureError
 
 
@@ -144,3 +145,18 @@ def test_a_dead_shop_is_an_infrastructure_fault(tasks):
     with pytest.raises(ToolInfrastructureError, match="lost this episode's session"):
         env.step(call("search", query="boots"))
     env.close()
+
+
+def test_a_query_the_request_cannot_carry_is_the_policy_s_error_not_the_shop_s(env, tasks):
+    """A lone surrogate in a query raised ToolInfrastructureError("could not be reached: UnicodeEncodeError"):
+    the episode was failed, left out of training, and the policy escaped its penalty."""
+    env.reset(options={"task": tasks.ids("test")[0]})
+    for action in (call("search", query="towel \udbca pink"), "search[towel \udbca pink]"):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert obs[0]["content"].startswith("Error: the query cannot be sent: it holds a lone surrogate (the first, '\\udbca'")
+        assert (reward, terminated, truncated, info["valid_action"]) == (0.0, False, False, True)
+    assert (info["turn"], info["tool_errors"]) == (2, 2)
+    obs, *_ = env.step(call("search", query="towel pink"))  # the episode goes on: the shop is fine
+    assert "Page 1 (Total results:" in obs[0]["content"]
+    with pytest.raises(ToolError, match="the request cannot be sent"):  # whatever slips past a tool's check is still the policy's
+        env._request("GET", env._view.search_url or "/", params={"q": "\udbca"})

@@ -29,6 +29,7 @@ from envs.tasks import Split, Task, TaskSet
 from tools import ToolError
 from tools.calls import ToolInfrastructureError
 from tools.content import image_part, text_part
+from tools.text import sendable
 
 
 class GUIEnv(GUIActions, ToolEnv):
@@ -111,7 +112,7 @@ class GUIEnv(GUIActions, ToolEnv):
         obs, reward, terminated, truncated, info = super().step(action)
         info["goal_met"] = goal_met(self._state, self.task.data["expect"])
         if self._calls.total() > acted and not (terminated or truncated) and info.get("valid_action"):
-            screen = {"role": "user", "content": [text_part("The screen now:"), *self._screen_parts()]}
+            screen = self.capped({"role": "user", "content": [text_part("The screen now:"), *self._screen_parts()]})
             obs.append(screen)
             self._transcript.append(screen)
         return obs, reward, terminated, truncated, info
@@ -122,6 +123,9 @@ class GUIEnv(GUIActions, ToolEnv):
             met = goal_met(self._run(P.state), self.task.data["expect"])
             self.finish(1.0 if met else 0.0, goal_met=met)
             return "Episode complete." if met else "Episode complete; the goal was not reached."
+        for what, text in (("the element id", action.element), ("the text", action.text)):
+            if text is not None:
+                sendable(text, what)  # the browser driver's JSON cannot carry a lone surrogate; a keyboard types no NUL
         try:
             if action.type == "click":
                 text = self._run(P.click_element, action.element) if action.element else self._run(P.click_point, *action.point)

@@ -33,6 +33,7 @@ from envs.tasks import ListTaskSet, Split, Task, TaskSet
 from tools import ToolError
 from tools.calls import ToolInfrastructureError
 from tools.content import image_part, text_part
+from tools.text import sendable
 
 TRAIN_TASKS = ("click-test", "click-test-2", "click-button", "click-link", "focus-text", "enter-text", "click-checkboxes", "login-user")
 TEST_TASKS = ("click-option", "enter-password", "focus-text-2", "click-dialog", "enter-text-2", "click-button-sequence")
@@ -147,7 +148,7 @@ class MiniWoBEnv(GUIActions, ToolEnv):
         acted = self._calls.total()
         obs, reward, terminated, truncated, info = super().step(action)
         if self._calls.total() > acted and not (terminated or truncated) and info.get("valid_action"):
-            screen = {"role": "user", "content": [text_part("The screen now:"), *self._screen()]}
+            screen = self.capped({"role": "user", "content": [text_part("The screen now:"), *self._screen()]})
             obs.append(screen)
             self._transcript.append(screen)
         return obs, reward, terminated, truncated, info
@@ -166,8 +167,8 @@ class MiniWoBEnv(GUIActions, ToolEnv):
             if not (0 <= x < 160 and 0 <= y < 210):
                 raise ToolError(f"({x:g}, {y:g}) is outside the 160x210 screen")
             mw = env.create_action("CLICK_COORDS", coords=np.array([x, y], dtype=np.float32))
-        elif action.type == "type":
-            mw = env.create_action("TYPE_TEXT", text=action.text)
+        elif action.type == "type":  # Selenium's JSON cannot carry a lone surrogate (the call fails), and a NUL is dropped
+            mw = env.create_action("TYPE_TEXT", text=sendable(action.text, "the text"))
         elif action.type == "press":
             from envs.gui.reward import normalize_key
 

@@ -141,7 +141,7 @@ class GUITraceEnv(GUIActions, ToolEnv):
             if self.mode == "trace":
                 info["trace_parts"] = self._mean_parts()
         elif not terminated and self.index != before and self.index < len(self.steps):
-            screen = {"role": "user", "content": self._screen(self.steps[self.index])}
+            screen = self.capped({"role": "user", "content": self._screen(self.steps[self.index])})
             obs.append(screen)
             self._transcript.append(screen)
         return obs, reward, terminated, truncated, info

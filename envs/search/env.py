@@ -27,6 +27,7 @@ from envs.search import reward as R
 from envs.search.index import MODES, minilm
 from envs.tasks import Split, Task, TaskSet
 from tools import ToolError, tool
+from tools.text import sendable
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -118,6 +119,7 @@ class SearchEnv(ToolEnv):
             raise ToolError(f"k must be between 1 and {self.max_k}, got {k}")
         if not query.strip():
             raise ToolError("the query is empty; search for a name, a title or keywords")
+        sendable(query, "the query", nul=True)  # the dense encoder cannot take a lone surrogate: every mode refuses it
         hits = self.index.search(query, k, self.retrieval)
         if not hits:
             return f"No articles match {query!r}. Try other words, such as a name from the question."

@@ -26,6 +26,7 @@ from envs.core import ToolEnv
 from envs.sql import reward as R
 from envs.tasks import Split, Task, TaskSet
 from tools import ToolError, tool
+from tools.text import sendable
 
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _SUBMIT_ROW_CAP = 100_000  # a submission's full result is compared, up to this many rows
@@ -119,6 +120,7 @@ class SQLEnv(ToolEnv):
         Args:
             table: The table name, as list_tables shows it.
         """
+        sendable(table, "the table name", nul=True)
         found = self._run("SELECT name, sql FROM sqlite_master WHERE type='table' AND lower(name)=lower(?)", (table,))
         if not found:
             raise ToolError(f"no table named {table!r}. Call list_tables to see the tables.")
@@ -183,6 +185,7 @@ class SQLEnv(ToolEnv):
         become a ToolError for the model."""
         if self.conn is None:
             raise RuntimeError("no open database; call reset()")
+        sendable(sql, "the query", nul=True)  # SQLite cannot encode a lone surrogate; it explains a NUL itself
         deadline = time.monotonic() + (timeout or self.query_timeout)
         self.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:

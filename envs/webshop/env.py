@@ -15,7 +15,8 @@ Reward (computed by the server at "Buy Now"): WebShop's, see :mod:`envs.webshop.
 ``outcome`` = score, ``success`` = score 1.0, ``info["reward_parts"]`` has r_type, r_att, r_option,
 r_price.  ``state_key`` = task id, page kind, query, results page, product and selected options.
 ``answer`` = the target product id and its goal options.  A shop that cannot be reached raises
-:class:`tools.ToolInfrastructureError` (the rollout marks the episode failed, not the policy).
+:class:`tools.ToolInfrastructureError` (the rollout marks the episode failed, not the policy); a
+query the request cannot carry (a lone surrogate) is the policy's: a tool error, a turn spent.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from envs.tasks import Split, Task, TaskSet
 from envs.webshop.page import PageView, read_page
 from tools import ToolError, tool
 from tools.calls import ToolCall, ToolInfrastructureError
+from tools.text import sendable
 
 MAX_QUERY_CHARS = 500
 _RAW_ACTION = re.compile(r"\b(search|click)\[([^\[\]]*)\]")
@@ -94,6 +96,8 @@ class WebShopEnv(ToolEnv):
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http().request(method, url, **kwargs)
+        except UnicodeError as e:  # text the request could not carry came from the policy (tools check it first: sendable)
+            raise ToolError(f"the request cannot be sent: {e}") from e
         except Exception as e:  # connection refused, timeout, a server that failed to start
             raise ToolInfrastructureError(f"the web shop could not be reached: {type(e).__name__}: {e}") from e
         if response.status_code >= 500:
@@ -159,7 +163,8 @@ class WebShopEnv(ToolEnv):
         obs, info = super().reset(seed=seed, options=options)
         data = self.task.data
         info.update(target_asin=data["goal"]["asin"], goal_options=dict(data["goal"]["options"]), oracle_query=data.get("oracle_query"),
-                    oracle_page=data.get("oracle_page"), world=data["world"], template=data.get("template"))
+                    oracle_page=data.get("oracle_page"), world=data["world"], template=data.get("template"),
+                    oracle_options=data.get("oracle_options"))
         return obs, info
 
     def step(self, action: Any):
@@ -185,6 +190,7 @@ class WebShopEnv(ToolEnv):
             raise ToolError("the query is empty; search for the product type and the features you need")
         if len(query) > MAX_QUERY_CHARS:
             raise ToolError(f"the query is {len(query)} characters long; keep it under {MAX_QUERY_CHARS} (a few keywords work best)")
+        sendable(query, "the query", nul=True)  # a lone surrogate cannot be encoded into the URL; the shop reads a NUL as text
         return self._open("GET", self._view.search_url, params={"q": query.strip()})
 
     @tool
