@@ -156,12 +156,13 @@ def write_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as f:
         for traj in trajectories:
+            data = traj.model_dump(mode="json")
             if _has_images(traj):
-                data = traj.model_dump(mode="json")
                 _map_image_urls(data, lambda url: _store_image(url, path.parent))
-                f.write(json.dumps(data, ensure_ascii=False) + "\n")
-            else:
-                f.write(traj.model_dump_json() + "\n")
+            line = json.dumps(data, ensure_ascii=False)
+            if _has_lone_surrogate(line):  # a policy's text can decode to one: \u escapes keep it exactly
+                line = json.dumps(data)
+            f.write(line + "\n")
             n += 1
     return n
 
@@ -176,12 +177,21 @@ def read_jsonl(path: str | Path, images: Literal["inline", "file", "ref"] = "inl
         for line in f:
             if not line.strip():
                 continue
-            if images == "ref" or '"image_url"' not in line:
-                yield Trajectory.model_validate_json(line)
+            if (images == "ref" or '"image_url"' not in line) and "\\ud" not in line.lower():
+                yield Trajectory.model_validate_json(line)  # fast path; pydantic's parser rejects escaped lone surrogates
                 continue
             data = json.loads(line)
-            _map_image_urls(data, lambda url: _resolve_image(url, path.parent, images))
+            if images != "ref":
+                _map_image_urls(data, lambda url: _resolve_image(url, path.parent, images))
             yield Trajectory.model_validate(data)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # ----- images by reference -----------------------------------------------------------------------

@@ -133,3 +133,16 @@ def test_code_with_lone_surrogates_or_nul_is_explained_by_the_sandbox():
     (message,), reward, terminated, _, info = env.step(call("submit", code=f"# {SURROGATE}\n"))
     assert message["content"].startswith("Submitted: 0/") and terminated and reward == 0.0 and "sandbox_broken" not in info
     env.close()
+
+
+def test_a_trajectory_holding_a_lone_surrogate_is_written_and_read_back_exactly(tmp_path):
+    from agents.trajectory import Trajectory, Turn, read_jsonl, write_jsonl
+
+    bad = "towel \udbca pink"
+    traj = Trajectory(env_id="turngym/WebShop-v0", task_id="t", split="test", seed=0, sample=0, policy="p",
+                      messages=[{"role": "user", "content": "buy a towel"}],
+                      turns=[Turn(action=bad, observation=[{"role": "user", "content": "Error"}], reward=0.0,
+                                  terminated=True, truncated=False, info={"answered": bad})])
+    assert write_jsonl(tmp_path / "t.jsonl", [traj]) == 1  # raised PydanticSerializationError before
+    (back,) = read_jsonl(tmp_path / "t.jsonl")
+    assert back.turns[0].action == bad and back.turns[0].info["answered"] == bad
