@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PydanticSerializationError
 
 from tools.content import IMAGE_SUFFIX, content_hash, decode_image_url, to_data_url
 
@@ -156,14 +156,19 @@ def write_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> int:
     n = 0
     with path.open("w", encoding="utf-8") as f:
         for traj in trajectories:
+            n += 1
+            if not _has_images(traj):
+                try:
+                    f.write(traj.model_dump_json() + "\n")
+                    continue
+                except PydanticSerializationError:  # a lone surrogate (a policy's text can decode to one)
+                    pass
             data = traj.model_dump(mode="json")
-            if _has_images(traj):
-                _map_image_urls(data, lambda url: _store_image(url, path.parent))
+            _map_image_urls(data, lambda url: _store_image(url, path.parent))
             line = json.dumps(data, ensure_ascii=False)
-            if _has_lone_surrogate(line):  # a policy's text can decode to one: \u escapes keep it exactly
+            if _has_lone_surrogate(line):  # \u escapes keep it exactly
                 line = json.dumps(data)
             f.write(line + "\n")
-            n += 1
     return n
 
 
