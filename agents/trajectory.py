@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PydanticSerializationError
+from pydantic import BaseModel, Field
+from pydantic_core import PydanticSerializationError
 
 from tools.content import IMAGE_SUFFIX, content_hash, decode_image_url, to_data_url
 
