@@ -25,7 +25,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="tiny-base")
     p.add_argument("--env", default="Directory-v0")
-    p.add_argument("--preset", default="cpu-new-env")
+    p.add_argument("--preset", default="demo", help="the base config; the env, model and SFT data are set below")
     p.add_argument("--sft-data", default="oracle")
     p.add_argument("--sft-steps", type=int, default=None)
     p.add_argument("--rl-steps", type=int, default=0)
@@ -47,8 +47,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = Path(tempfile.mkdtemp(prefix="copybase-"))
     overrides = [f"env={args.env}", f"model={args.model}", f"sft.data={args.sft_data}", f"steps={max(1, args.rl_steps)}",
-                 f"seed={args.seed}", f"out_dir={out}", *(f"sft.steps={args.sft_steps}" for _ in [0] if args.sft_steps),
-                 *args.set]
+                 f"seed={args.seed}", f"out_dir={out}", "max_turns=null", "sampling.max_tokens=64", "sft.max_tasks=400",
+                 "sft.lr=1.0e-3", f"sft.steps={args.sft_steps or 150}", "eval_every=0", "checkpoint_every=0", *args.set]
     cfg = load_config(preset=args.preset, overrides=overrides)
     trainer = Trainer(cfg)
     seconds: dict[str, float] = {}
