@@ -59,23 +59,18 @@ def test_values_tokenize_the_same_in_a_sentence_and_in_a_call(small_base):
 
 
 def test_the_copy_measure_scores_a_perfect_copier_at_one_and_a_wrong_one_at_zero():
+    from agents.copybase.build import render_episode
     from agents.copybase.corpus import corpus
     from agents.copybase.probe import copy_accuracy
     from agents.models import resolve_model
-    from agents.tokens import TokenConversation, load_renderer
+    from agents.tokens import load_renderer
 
     renderer = load_renderer(resolve_model("tiny"))
     episodes = corpus(0, 4, held_out=True)
     gold = {}  # prefix ids -> the transcript's next call: a "model" that answers it
     for messages in episodes:
-        conv = TokenConversation(renderer, messages[:2])
-        rest = messages[2:]
-        for i, m in enumerate(rest):
-            if m["role"] == "assistant":
-                gold[tuple(conv.ids)] = m["content"]
-                conv.add_completion(renderer.encode(m["content"]) + [next(iter(renderer.stop_ids))], None, "stop")
-                obs = [x for x in rest[i + 1:i + 2] if x["role"] != "assistant"]
-                conv.add_observation(obs, final=not obs)
+        render_episode(renderer, messages, next(iter(renderer.stop_ids)),
+                       lambda conv, text, n: gold.__setitem__(tuple(conv.ids), text))
 
     class Replay:
         training = False

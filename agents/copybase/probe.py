@@ -38,7 +38,7 @@ def copy_accuracy(model, renderer, episodes: list[list[dict[str, Any]]], max_new
     """Greedy, teacher-forced call accuracy on ``episodes`` (see the module docstring)."""
     import torch
 
-    from agents.tokens import TokenConversation
+    from agents.copybase.build import render_episode
 
     stop = next(iter(renderer.stop_ids))
     was_training = model.training
@@ -46,29 +46,26 @@ def copy_accuracy(model, renderer, episodes: list[list[dict[str, Any]]], max_new
     calls, names = [], []
     by_source: dict[str, list[int]] = defaultdict(list)
     by_shape: dict[str, list[int]] = defaultdict(list)
+
+    def score_turn(conv, gold_text: str, source: str) -> None:
+        gold = parse_action(gold_text).calls[0]
+        with torch.no_grad():
+            out = model.generate(torch.tensor([conv.ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=stop, pad_token_id=stop)
+        parsed = parse_action(renderer.completion_text(out[0, len(conv.ids):].tolist(), "stop"))
+        got = parsed.calls[0] if parsed.calls and not parsed.error else None
+        names.append(int(got is not None and got.name == gold.name))
+        calls.append(int(got is not None and got.name == gold.name and got.arguments == gold.arguments))
+        for key, value in gold.arguments.items():
+            hit = int(got is not None and str(got.arguments.get(key, "")).strip() == str(value).strip())
+            by_source[source].append(hit)
+            by_shape[shape(str(value))].append(hit)
+
     try:
         for messages in episodes:
-            conv = TokenConversation(renderer, messages[:2])
-            rest = messages[2:]
-            assistant_turns = [i for i, m in enumerate(rest) if m["role"] == "assistant"]
-            for n, i in enumerate(assistant_turns):
-                gold = parse_action(rest[i]["content"]).calls[0]
-                with torch.no_grad():
-                    out = model.generate(torch.tensor([conv.ids]), max_new_tokens=max_new_tokens, do_sample=False,
-                                         eos_token_id=stop, pad_token_id=stop)
-                text = renderer.completion_text(out[0, len(conv.ids):].tolist(), "stop")
-                parsed = parse_action(text)
-                got = parsed.calls[0] if parsed.calls and not parsed.error else None
-                names.append(int(got is not None and got.name == gold.name))
-                calls.append(int(got is not None and got.name == gold.name and got.arguments == gold.arguments))
-                source = "answer" if n == len(assistant_turns) - 1 else "request" if n == 0 else "result"
-                for key, value in gold.arguments.items():
-                    hit = int(got is not None and str(got.arguments.get(key, "")).strip() == str(value).strip())
-                    by_source[source].append(hit)
-                    by_shape[shape(str(value))].append(hit)
-                conv.add_completion(renderer.encode(rest[i]["content"]) + [stop], None, "stop")
-                obs = [m for m in rest[i + 1:i + 2] if m["role"] != "assistant"]
-                conv.add_observation(obs, final=not obs)
+            last = sum(m["role"] == "assistant" for m in messages) - 1
+            render_episode(renderer, messages, stop, lambda conv, text, n, last=last: score_turn(
+                conv, text, "answer" if n == last else "request" if n == 0 else "result"))
     finally:
         model.train(was_training)
     every = [h for hits in by_source.values() for h in hits]
