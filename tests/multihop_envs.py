@@ -119,27 +119,53 @@ class DirectoryEnv(ToolEnv):
         return "correct" if correct else "wrong"
 
 
-def directory_plan(turn: int, info: dict[str, Any]) -> str:
+def plan(turn: int, info: dict[str, Any]) -> str:
+    """Both envs' oracle: the calls their reset info lists."""
     return info["plan"][min(turn, len(info["plan"]) - 1)]
 
 
-class DirectoryHasty:
-    """Skips office_code on a fixed half of the tasks (submits a made-up code), else plays like the oracle."""
+class Hasty:
+    """The weak teacher: skips the second hop on a fixed half of the tasks (answers a guess), else plays like
+    the oracle from what the tools said.  An env's teacher says how to read its request and results."""
 
     name = "hasty"
 
+    def asked(self, prompt: str) -> str: ...
+    def first(self, asked: str) -> str: ...
+    def guess(self, asked: str, digest: int) -> str: ...
+    def second(self, asked: str, result: str) -> str: ...
+    def answer(self, result: str) -> str: ...
+
     def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
-        prompt = next(m["content"] for m in messages if m["role"] == "user")
-        person = re.search(r"door code of (.+)\?$", prompt).group(1)
+        asked = self.asked(next(m["content"] for m in messages if m["role"] == "user"))
         results = [str(m["content"]) for m in messages if m["role"] == "tool"]
         if not results:
-            return call("directory", name=person)
+            return self.first(asked)
         if len(results) == 1:
-            if _hasty(person):
-                return call("submit", code=str(1000 + int(hashlib.sha256(person.encode()).hexdigest(), 16) % 9000))
-            office = re.search(rf"^{re.escape(person)}: office (\S+)$", results[0], re.M)
-            return call("office_code", office=office.group(1) if office else "")
-        return call("submit", code=results[-1].rsplit(": ", 1)[-1])
+            if _hasty(asked):
+                return self.guess(asked, int(hashlib.sha256(asked.encode()).hexdigest(), 16))
+            return self.second(asked, results[0])
+        return self.answer(results[-1])
+
+
+class DirectoryHasty(Hasty):
+    """Skips office_code on a fixed half of the tasks (submits a made-up code)."""
+
+    def asked(self, prompt: str) -> str:
+        return re.search(r"door code of (.+)\?$", prompt).group(1)
+
+    def first(self, asked: str) -> str:
+        return call("directory", name=asked)
+
+    def guess(self, asked: str, digest: int) -> str:
+        return call("submit", code=str(1000 + digest % 9000))
+
+    def second(self, asked: str, result: str) -> str:
+        office = re.search(rf"^{re.escape(asked)}: office (\S+)$", result, re.M)
+        return call("office_code", office=office.group(1) if office else "")
+
+    def answer(self, result: str) -> str:
+        return call("submit", code=result.rsplit(": ", 1)[-1])
 
 
 # ----- Shipment-v0 ---------------------------------------------------------------------------
@@ -198,34 +224,31 @@ class ShipmentEnv(ToolEnv):
         return "correct" if correct else "wrong"
 
 
-def shipment_plan(turn: int, info: dict[str, Any]) -> str:
-    return info["plan"][min(turn, len(info["plan"]) - 1)]
+class ShipmentHasty(Hasty):
+    """Skips customer_info on a fixed half of the tasks (reports a city from the train pool)."""
 
+    def asked(self, prompt: str) -> str:
+        return re.search(r"order (\S+) going", prompt).group(1)
 
-class ShipmentHasty:
-    """Skips customer_info on a fixed half of the tasks (reports a city from the train pool), else plays like the oracle."""
+    def first(self, asked: str) -> str:
+        return call("order_status", order_id=asked)
 
-    name = "hasty"
+    def guess(self, asked: str, digest: int) -> str:
+        train = _pools(CITIES, "train")
+        return call("report_city", city=train[digest % len(train)])
 
-    def act(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> str:
-        prompt = next(m["content"] for m in messages if m["role"] == "user")
-        order = re.search(r"order (\S+) going", prompt).group(1)
-        results = [str(m["content"]) for m in messages if m["role"] == "tool"]
-        if not results:
-            return call("order_status", order_id=order)
-        if len(results) == 1:
-            if _hasty(order):
-                train = _pools(CITIES, "train")
-                return call("report_city", city=train[int(hashlib.sha256(order.encode()).hexdigest(), 16) % len(train)])
-            found = re.search(r'"customer_id": "([^"]+)"', results[0])
-            return call("customer_info", customer_id=found.group(1) if found else "")
-        found = re.search(r"lives in (.+)\.$", results[-1])
+    def second(self, asked: str, result: str) -> str:
+        found = re.search(r'"customer_id": "([^"]+)"', result)
+        return call("customer_info", customer_id=found.group(1) if found else "")
+
+    def answer(self, result: str) -> str:
+        found = re.search(r"lives in (.+)\.$", result)
         return call("report_city", city=found.group(1) if found else "")
 
 
-register("Directory-v0", DirectoryEnv, tasks=directory_tasks, oracle=directory_plan, baselines={"hasty": DirectoryHasty},
+register("Directory-v0", DirectoryEnv, tasks=directory_tasks, oracle=plan, baselines={"hasty": DirectoryHasty},
          probe_template=call("submit", code="{answer}"), override=True,
          description="test env: person -> office -> door code, similar-name distractors (tiny-base's measure)")
-register("Shipment-v0", ShipmentEnv, tasks=shipment_tasks, oracle=shipment_plan, baselines={"hasty": ShipmentHasty},
+register("Shipment-v0", ShipmentEnv, tasks=shipment_tasks, oracle=plan, baselines={"hasty": ShipmentHasty},
          probe_template=call("report_city", city="{answer}"), override=True,
          description="test env: order -> customer -> city, JSON results (tiny-base's measure)")
