@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from pydantic_core import PydanticSerializationError
 
 from tools.content import IMAGE_SUFFIX, content_hash, decode_image_url, to_data_url
+from tools.text import text_problem
 
 IMAGES_DIR = "images"
 
@@ -167,7 +168,7 @@ def write_jsonl(path: str | Path, trajectories: Iterable[Trajectory]) -> int:
             data = traj.model_dump(mode="json")
             _map_image_urls(data, lambda url: _store_image(url, path.parent))
             line = json.dumps(data, ensure_ascii=False)
-            if _has_lone_surrogate(line):  # \u escapes keep it exactly
+            if text_problem(line, nul=True):  # a lone surrogate: \u escapes keep it exactly
                 line = json.dumps(data)
             f.write(line + "\n")
     return n
@@ -190,14 +191,6 @@ def read_jsonl(path: str | Path, images: Literal["inline", "file", "ref"] = "inl
             if images != "ref":
                 _map_image_urls(data, lambda url: _resolve_image(url, path.parent, images))
             yield Trajectory.model_validate(data)
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 # ----- images by reference -----------------------------------------------------------------------
