@@ -59,7 +59,7 @@ def test_values_tokenize_the_same_in_a_sentence_and_in_a_call(small_base):
 
 
 def test_the_copy_measure_scores_a_perfect_copier_at_one_and_a_wrong_one_at_zero():
-    from agents.copybase.build import render_episode
+    from agents.copybase.render import render_episode
     from agents.copybase.corpus import corpus
     from agents.copybase.probe import copy_accuracy
     from agents.models import resolve_model

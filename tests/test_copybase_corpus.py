@@ -94,7 +94,7 @@ def test_no_corpus_entity_is_a_word_of_a_test_split():
 
 def test_episodes_render_as_sft_renders_them_with_loss_on_assistant_tokens_only():
     pytest.importorskip("transformers")
-    from agents.copybase.build import encode_episode
+    from agents.copybase.render import encode_episode
     from agents.models import resolve_model
     from agents.tokens import load_renderer
 

@@ -38,7 +38,7 @@ def copy_accuracy(model, renderer, episodes: list[list[dict[str, Any]]], max_new
     """Greedy, teacher-forced call accuracy on ``episodes`` (see the module docstring)."""
     import torch
 
-    from agents.copybase.build import render_episode
+    from agents.copybase.render import render_episode
 
     stop = next(iter(renderer.stop_ids))
     was_training = model.training
