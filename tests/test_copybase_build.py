@@ -20,7 +20,7 @@ def small_base(tmp_path_factory):
     out = tmp_path_factory.mktemp("base")
     mp = pytest.MonkeyPatch()
     mp.setattr(build, "held_out_words", lambda: frozenset({"zala"}))
-    recipe = BaseRecipe(transcripts=100, easy_transcripts=100, drills=100, steps=4, easy_steps=2, hidden=64, layers=1,
+    recipe = BaseRecipe(transcripts=100, easy_transcripts=100, drills=100, steps=4, easy_steps=2, hidden=256, layers=2,
                         vocab_size=400, batch_tokens=1024, warmup_steps=1, probe_transcripts=3)
     try:
         figures = build_base(out, recipe, log=lambda line: None)
@@ -41,7 +41,9 @@ def test_the_build_writes_a_model_folder_with_its_recipe_and_figures(small_base)
     assert probe["episodes"] == 3 and probe["turns"] >= 6 and 0.0 <= probe["argument"] <= 1.0
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.head_dim == 64  # vLLM's CPU attention needs >= 64
-    assert model.config.num_hidden_layers == 1
+    assert model.config.num_hidden_layers == 2
+    circuit = saved["copy_circuit"]  # the recipe's default start: the hand-written copy circuit
+    assert circuit["repeat_accuracy"] > 0.9 and 0.0 <= saved["repeat_accuracy_trained"] <= 1.0
 
 
 def test_values_tokenize_the_same_in_a_sentence_and_in_a_call(small_base):
