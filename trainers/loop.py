@@ -55,7 +55,7 @@ from trainers.metrics import MetricsLog, mean_std, plot_curves
 from trainers.progress import ProgressEstimator
 from trainers.rollout_log import truncate_rollouts, write_step_rollouts
 from trainers.run_state import RunState, load_reference, model_context, save_reference
-from trainers.sft import run_sft
+from trainers.sft import cannot_copy_warning, run_sft
 from trainers.signals import compute_signals_many, drop_failed
 from trainers.sync import check_ids, check_policy_versions, model_logprobs, sync_tolerance
 
@@ -300,11 +300,14 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
             truncate_rollouts(run_dir, 0)
             shutil.rmtree(run_dir / "eval_sft", ignore_errors=True)
             if config.sft:
-                run_sft(trainer, console)
+                fit = run_sft(trainer, console)
                 trainer.learner.reset_optimizer(config.optim, total_steps=config.steps, updates_per_step=config.updates_per_batch)
                 trainer.push_weights()
                 res = trainer.evaluate(config.test_split, config.test_tasks, run_dir / "eval_sft")
                 console.print(f"after SFT: {config.test_split} success {res['success_rate']:.3f}")
+                warning = cannot_copy_warning(fit["token_accuracy"], res["success_rate"], res["episodes"])
+                if warning:
+                    console.print(f"[yellow]warning:[/] {warning}")
             # the KL reference is the model RL starts from (after SFT), kept beside the checkpoints for a resume
             trainer.learner.freeze_reference()
             save_reference(run_dir, trainer.learner)

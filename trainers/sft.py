@@ -17,6 +17,11 @@ imitated as it plays, failures included (a weak teacher's failed episodes are pa
 behaviour: the hasty warm start must learn its guessing habit for RL to have something to
 remove), while a JSONL of sampled trajectories keeps only successes (rejection sampling).
 
+Two checks guard a run on a new env: :func:`check_turns_fit` refuses SFT data whose turns are longer
+than ``sampling.max_tokens`` (rollouts would cut every such call, and RL would start from truncated
+actions), and :func:`cannot_copy_warning` names the usual cause when SFT fits the teacher's tokens
+but the model then solves no held-out task.
+
 Loss: mean over all assistant tokens of the batch of -log p(token | prefix) (mask = the
 trajectory's loss mask, so prompt and observation tokens never count).  Batches are drawn with
 a seeded generator per step (:func:`agents.seeds.sft_seed`), so a run is
@@ -97,6 +102,26 @@ def sft_data(source: str, env_id: str, renderer: ChatRenderer, *, max_tasks: int
     return [t if t.has_tokens else tokenize_trajectory(t, renderer) for t in keep]
 
 
+def check_turns_fit(trajs: Sequence[Trajectory], max_tokens: int) -> int:
+    """The longest assistant turn of ``trajs`` in tokens (closing stop token included); raises when it
+    exceeds ``max_tokens`` (``sampling.max_tokens``), naming the field and the length that fits."""
+    longest = max((len(t.token_ids or []) for traj in trajs for t in traj.turns), default=0)
+    if longest > max_tokens:
+        raise ValueError(f"sampling.max_tokens={max_tokens} is shorter than the SFT data's longest turn ({longest} "
+                         f"tokens): rollouts would cut those calls; set sampling.max_tokens to at least {longest}")
+    return longest
+
+
+def cannot_copy_warning(token_accuracy: float, success_rate: float, tasks: int) -> str | None:
+    """A warning when SFT fit the teacher (token accuracy >= 0.8) yet no held-out task is solved: what a
+    model that cannot copy values from its context into calls does (#24)."""
+    if token_accuracy < 0.8 or success_rate > 0 or tasks == 0:
+        return None
+    return (f"SFT fit the teacher's tokens (accuracy {token_accuracy:.2f}) but solved 0 of {tasks} held-out tasks: the "
+            "model most likely cannot copy names and numbers from the prompt and tool results into its calls. "
+            "Start from model=tiny-base (README: train your own env on a CPU) or a larger model.")
+
+
 def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: int, micro_batch: int, seed: int = 0,
         start_step: int = 0, on_step: Callable[[int, dict[str, float]], None] | None = None) -> None:
     """``steps - start_step`` supervised steps of ``learner`` (its optimizer as configured by the caller)."""
@@ -114,8 +139,9 @@ def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: in
             on_step(step, metrics)
 
 
-def run_sft(trainer: Any, console: Any = None) -> None:
-    """The loop's warm start: data per ``config.sft``, a fresh optimizer, rows in ``RUN/sft.jsonl``."""
+def run_sft(trainer: Any, console: Any = None) -> dict[str, float]:
+    """The loop's warm start: data per ``config.sft``, a fresh optimizer, rows in ``RUN/sft.jsonl``;
+    returns the last 10 steps' mean loss and token accuracy."""
     from agents.tokens import load_renderer
     from trainers.metrics import MetricsLog
 
@@ -123,6 +149,7 @@ def run_sft(trainer: Any, console: Any = None) -> None:
     renderer = load_renderer(trainer.learner.model_dir)
     data = sft_data(scfg.data, cfg.env, renderer, max_tasks=scfg.max_tasks, successful_only=scfg.successful_only,
                     seed=cfg.seed, env_kwargs=trainer.env_kwargs, teacher_kwargs=scfg.teacher_kwargs)
+    check_turns_fit(data, cfg.sampling.max_tokens)
     # the run's optimizer (betas, eps, weight decay, grad clip) with SFT's own lr and schedule: stated once
     optim = cfg.optim.model_copy(update={"lr": scfg.lr, "warmup_steps": scfg.warmup_steps, "schedule": scfg.schedule})
     trainer.learner.reset_optimizer(optim, total_steps=scfg.steps, updates_per_step=1)
@@ -132,10 +159,12 @@ def run_sft(trainer: Any, console: Any = None) -> None:
         console.print(f"SFT: {len(data)} trajectories, {scfg.steps} steps")
     from trainers.step_progress import StepProgress
 
+    recent: list[dict[str, float]] = []
     with StepProgress("SFT steps", scfg.steps, console) as bar:  # plain lines off a terminal; silent without a console
 
         def on_step(step: int, metrics: dict[str, float]) -> None:
             log.log(step + 1, {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+            recent[:] = [*recent[-9:], metrics]
             bar.advance(info=f"loss {metrics.get('loss', 0.0):.3f}")
 
         try:
@@ -143,3 +172,4 @@ def run_sft(trainer: Any, console: Any = None) -> None:
                 seed=cfg.seed, on_step=on_step)
         finally:
             log.close()
+    return {k: sum(m.get(k, 0.0) for m in recent) / len(recent) for k in ("loss", "token_accuracy")}
