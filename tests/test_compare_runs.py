@@ -71,7 +71,7 @@ def test_per_method_settings_reach_each_run(fake: FakeTrain, tmp_path: Path):
     igpo = runs["igpo", 0]
     assert igpo.credit_kwargs == {"gamma": 0.9, "probe_template": LOOKUP_PROBE}  # the env's answer tool call
     assert get_credit(igpo.credit, **igpo.credit_kwargs).probe_template == LOOKUP_PROBE  # what the loop hands the probes
-    assert (runs["drgrpo", 0].loss.agg, runs["drgrpo", 0].loss.agg_constant) == ("seq-mean-token-sum", 72.0)  # 24 tokens x 3 turns
+    assert (runs["drgrpo", 0].loss.agg, runs["drgrpo", 0].loss.agg_constant) == ("seq-mean-token-sum", 120.0)  # 40 tokens x 3 turns
     assert runs["gigpo", 1].dynamic_sampling is True and runs["gigpo", 1].loss.clip_high == 0.28
     assert runs["grpo", 0].loss.agg == "token-mean" and runs["grpo", 0].loss.clip_high == 0.2 and runs["grpo", 0].dynamic_sampling is False
     assert runs["grpo", 0].credit_kwargs == {} and runs["gigpo", 0].credit_kwargs == {}
@@ -93,7 +93,7 @@ def test_per_method_settings_reach_each_run(fake: FakeTrain, tmp_path: Path):
     assert gigpo_seeds["0"]["censored"] and gigpo_seeds["0"]["budget"] == 16  # never reached: "> budget", not dropped
     assert report["methods"]["igpo"]["per_seed"]["0"]["episodes_to_target"] == 16
     assert report["methods"]["grpo"]["per_seed"]["0"]["auc"] == pytest.approx((8 * 0.075 + 8 * 0.225) / 16)
-    assert report["settings"]["drgrpo"]["loss"]["agg_constant"] == 72.0
+    assert report["settings"]["drgrpo"]["loss"]["agg_constant"] == 120.0
     md = (out / "report.md").read_text()
     assert "## Paired against grpo" in md and "| igpo | 0: +10.0, 1: +10.0 | +10.0 | [+10.0, +10.0] | 0.500 | 1.000 |" in md
     assert "| gigpo | 0: > 16, 1: > 16 | 0/2 | > budget |" in md

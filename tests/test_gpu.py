@@ -25,7 +25,7 @@ DEVICE = os.environ.get("TURNGYM_GPU_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE.startswith("cuda") and not torch.cuda.is_available(),
                                 reason="no CUDA device: the GPU path is tested only on a GPU machine (CI has none)")
 ON_GPU = DEVICE.startswith("cuda")
-FAST = ["tasks_per_step=4", "group_size=4", "max_turns=3", "sampling.max_tokens=24", "test_tasks=8", "eval_tasks=8",
+FAST = ["tasks_per_step=4", "group_size=4", "max_turns=3", "sampling.max_tokens=33", "test_tasks=8", "eval_tasks=8",
         "micro_batch=8", "sft.batch_size=16", "sft.micro_batch=16", "sft.warmup_steps=2"]
 
 

@@ -35,7 +35,8 @@ def test_with_sft_the_kl_reference_is_the_sft_model_and_a_resume_restores_it(tin
     from trainers.loop import train
 
     sft = ["sft.steps=3", "sft.batch_size=4", "sft.micro_batch=4", "sft.lr=5e-2", "sft.max_tasks=8", "sft.warmup_steps=0"]
-    over = ["loss.kl_coef=0.1", "steps=2", "checkpoint_every=1", "test_tasks=1", *sft]
+    # sampling.max_tokens: the oracle's longest SFT turn (33 tokens) must fit
+    over = ["loss.kl_coef=0.1", "sampling.max_tokens=33", "steps=2", "checkpoint_every=1", "test_tasks=1", *sft]
     run = train(config(tiny_model, tmp_path / "run", *over))
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     first = next(r for r in rows if r["step"] == 1)

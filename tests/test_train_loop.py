@@ -21,7 +21,7 @@ from trainers.metrics import MetricsLog, plot_curves, read_metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["steps=4", "tasks_per_step=2", "group_size=4", "eval_every=2", "eval_tasks=3", "test_tasks=4", "checkpoint_every=1",
-         "max_turns=3", "sampling.max_tokens=24", "sft.steps=3", "sft.max_tasks=40", "sft.batch_size=4", "micro_batch=8",
+         "max_turns=3", "sampling.max_tokens=33", "sft.steps=3", "sft.max_tasks=40", "sft.batch_size=4", "micro_batch=8",
          "credit=empg"]  # EMPG's entropy bonus moves the weights even while every reward is still 0
 TIMING = ("time/", "_per_s", "seconds")
 
