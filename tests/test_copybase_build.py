@@ -98,3 +98,27 @@ def test_the_copy_measure_scores_a_perfect_copier_at_one_and_a_wrong_one_at_zero
     assert {"request", "answer"} <= set(perfect["by_source"])
     wrong = copy_accuracy(Replay(True), renderer, episodes)
     assert wrong["argument"] == 0.0 and wrong["call_exact"] == 0.0 and wrong["tool_name"] == 1.0
+
+
+def test_a_cached_base_of_an_older_build_is_rebuilt_and_a_current_one_reused(tmp_path, monkeypatch):
+    from agents.copybase.build import BUILD_VERSION
+    from agents.models import write_tiny_base
+
+    builds = []
+
+    def fake_build(out, recipe, log):
+        builds.append(recipe.steps)
+        for name in ("config.json", "tokenizer.json", "model.safetensors"):
+            (out / name).write_text("{}")
+        (out / "copybase.json").write_text(json.dumps({"build_version": BUILD_VERSION}))
+
+    monkeypatch.setattr(build, "build_base", fake_build)
+    dest = tmp_path / "tiny-base"
+    dest.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (dest / name).write_text("{}")
+    (dest / "copybase.json").write_text(json.dumps({"recipe": {"steps": 8000}}))  # before the copy circuit
+    assert write_tiny_base(dest) == dest and builds == [3000]
+    assert json.loads((dest / "copybase.json").read_text())["build_version"] == BUILD_VERSION
+    write_tiny_base(dest)
+    assert builds == [3000]  # the current build is reused

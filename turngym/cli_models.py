@@ -55,7 +55,7 @@ def tiny_base_cmd(
     steps: Optional[int] = typer.Option(None, help="pretraining steps (default: the recipe's)"),
     seed: int = typer.Option(0, help="corpus and initialisation seed"),
 ) -> None:
-    """Pretrain tiny-base: a ~2 M-parameter Llama that is to copy names, numbers and ids into tool calls (about 23 min on 2 cores; it does not copy yet, #24)."""
+    """Pretrain tiny-base: a 3.6 M-parameter Llama, started from a copy circuit, that copies names, numbers and ids into tool calls (15-25 min on 2 cores)."""
     import json
 
     from agents.copybase.build import BaseRecipe

@@ -62,6 +62,10 @@ class BaseRecipe(BaseModel):
     probe_transcripts: int = Field(100, ge=0, description="held-out episodes for the copy measure (0: skip)")
 
 
+# Bumped when a build's recipe means a different model (2: the copy circuit): an older cached
+# tiny-base is rebuilt rather than reused.
+BUILD_VERSION = 2
+
 _WORD = re.compile(r"[a-z]{3,}")
 
 
@@ -192,7 +196,7 @@ def build_base(out: Path, recipe: BaseRecipe, log: Callable[[str], None] = print
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     figures: dict[str, Any] = {
-        "recipe": recipe.model_dump(), "parameters": sum(p.numel() for p in model.parameters()),
+        "build_version": BUILD_VERSION, "recipe": recipe.model_dump(), "parameters": sum(p.numel() for p in model.parameters()),
         "corpus_tokens": n_tokens, "assistant_tokens": n_trained, "excluded_words": len(exclude),
         "final_loss": sum(losses[-50:]) / len(losses[-50:]), "corpus_seconds": round(corpus_seconds, 1),
         "train_seconds": round(train_seconds, 1), "threads": torch.get_num_threads(), "copy_circuit": circuit,
