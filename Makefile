@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.turngym-installed
 
-.PHONY: setup train-setup cluster-setup services demo lint test test-fast bench clean
+.PHONY: setup train-setup cluster-setup textworld-setup services demo lint test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ cluster-setup: setup
 	$(PY) -c "import ray" 2>/dev/null || $(PY) -m pip install -q -e ".[cluster]" \
 		|| echo "cluster-setup: could not install the [cluster] extra (ray); the Ray tests will skip"
 
+# TextWorld and Jericho (the [textworld] extra; Jericho compiles from source): TextWorld-v0's tests skip without them.
+textworld-setup: setup
+	$(PY) -c "import textworld, jericho" 2>/dev/null || $(PY) -m pip install -q -e ".[textworld]" \
+		|| echo "textworld-setup: could not install the [textworld] extra; the TextWorld tests will skip"
+
 demo: train-setup
 	$(VENV)/bin/turngym list
 	# A short real training run on CPU (trainers/presets/demo.yaml): SFT warm start, then GRPO on
@@ -41,7 +46,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: setup services cluster-setup lint
+test: setup services cluster-setup textworld-setup lint
 	$(PY) -m pytest
 
 test-fast: setup lint

@@ -63,6 +63,14 @@ register(
     tasks="envs.gui.miniwob_env:miniwob_tasks", oracle="envs.gui.oracle:miniwob_plan",
 )
 
+# TextWorld (envs/textworld/, the [textworld] extra): generated text games, or a user's own .z8 files.
+register(
+    "TextWorld-v0", "envs.textworld.env:TextWorldEnv",
+    description="TextWorld games (coin collector, treasure hunter, cooking) built offline from seeds; test: unseen levels/recipes",
+    tasks="envs.textworld.data:tasks_coin_1", oracle="envs.textworld.oracle:plan",
+    baselines={"random-admissible": "envs.textworld.oracle:RandomAdmissible", "detours": "envs.textworld.oracle:Detours"},
+)
+
 # The Vault family (envs/vault/): chains of K rooms to a vault, built to test turn-level credit.
 for _name, _rooms, _key in (("Vault2-v0", 2, False), ("Vault3-v0", 3, False), ("Vault6-v0", 6, False), ("VaultKey3-v0", 3, True)):
     register(
