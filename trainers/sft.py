@@ -172,4 +172,4 @@ def run_sft(trainer: Any, console: Any = None) -> dict[str, float]:
                 seed=cfg.seed, on_step=on_step)
         finally:
             log.close()
-    return {k: sum(m.get(k, 0.0) for m in recent) / len(recent) for k in ("loss", "token_accuracy")}
+    return {k: sum(m.get(k, 0.0) for m in recent) / max(1, len(recent)) for k in ("loss", "token_accuracy")}
