@@ -107,27 +107,25 @@ def write_copy_circuit(model, seed: int = 0, induction_heads: int = 4, content_p
         z0 = math.sqrt(hidden / 2)
 
         prev = model.model.layers[0].self_attn
-        rows = slice(0, HEAD_DIM)
-        for proj in (prev.q_proj, prev.k_proj, prev.v_proj):
-            proj.weight[rows] = 0.0
-        prev.o_proj.weight[:, rows] = 0.0
-        for j, i in enumerate(prev_pairs):  # q = w_i (complex), k = 1: score Re(w_i e^{j(m-n)theta_i})
-            prev.q_proj.weight[i, const] = float(w[j, 0]) * undo_scale / z0
-            prev.q_proj.weight[i + HEAD_DIM // 2, const] = float(w[j, 1]) * undo_scale / z0
-            prev.k_proj.weight[i, const] = 1.0 / z0
-        prev.v_proj.weight[rows, TOKEN] = torch.eye(64) / z0
-        prev.o_proj.weight[PREV, rows] = torch.eye(64)
-        if context:  # head 1 adds context * u_{m-2} to P: matches then need the two tokens before to agree
-            rows = slice(HEAD_DIM, 2 * HEAD_DIM)
+
+        def position_head(head: int, phases, weight: float) -> None:
+            """Head ``head`` attends by position alone (q = phases, k = 1: score Re(w_i e^{j(m-n)theta_i}))
+            and adds ``weight`` times the attended token's identity to PREV."""
+            base = head * HEAD_DIM
+            rows = slice(base, base + HEAD_DIM)
             for proj in (prev.q_proj, prev.k_proj, prev.v_proj):
                 proj.weight[rows] = 0.0
             prev.o_proj.weight[:, rows] = 0.0
             for j, i in enumerate(prev_pairs):
-                prev.q_proj.weight[HEAD_DIM + i, const] = float(w2[j, 0]) * undo_scale / z0
-                prev.q_proj.weight[HEAD_DIM + i + HEAD_DIM // 2, const] = float(w2[j, 1]) * undo_scale / z0
-                prev.k_proj.weight[HEAD_DIM + i, const] = 1.0 / z0
+                prev.q_proj.weight[base + i, const] = float(phases[j, 0]) * undo_scale / z0
+                prev.q_proj.weight[base + i + HEAD_DIM // 2, const] = float(phases[j, 1]) * undo_scale / z0
+                prev.k_proj.weight[base + i, const] = 1.0 / z0
             prev.v_proj.weight[rows, TOKEN] = torch.eye(64) / z0
-            prev.o_proj.weight[PREV, rows] = torch.eye(64) * context
+            prev.o_proj.weight[PREV, rows] = torch.eye(64) * weight
+
+        position_head(0, w, 1.0)
+        if context:  # head 1 adds context * u_{m-2}: matches then need the two tokens before to agree
+            position_head(1, w2, context)
 
         induct = model.model.layers[1].self_attn
         z1 = math.sqrt(hidden / 3)
