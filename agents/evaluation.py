@@ -105,7 +105,7 @@ def evaluate(policy: Any, env_id: str, split: str, n: int | None = None, *, samp
 
     env_id = full_id(env_id)
     kwargs = {**(env_kwargs or {}), "split": split}
-    tasks = task_set(env_id)
+    tasks = task_set(env_id, **kwargs)
     episodes = choose_episodes(tasks, split, n, samples=samples, seed=seed)
     if not episodes:
         raise ValueError(f"split {split!r} of {env_id} has no tasks")

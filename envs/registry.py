@@ -165,11 +165,20 @@ def make(name: str, /, **kwargs: Any) -> gym.Env:
     return gym.make(entry(name).id, **kwargs).unwrapped
 
 
-def task_set(name: str) -> TaskSet:
-    """The env's tasks: from its registered ``tasks`` when it has one, else from a constructed env."""
+# Env arguments that never change which tasks an env has: they need no env built to find its tasks.
+TASK_NEUTRAL_KWARGS = frozenset({"split", "max_turns", "render_mode", "max_observation_chars"})
+
+
+def task_set(name: str, **env_kwargs: Any) -> TaskSet:
+    """The env's tasks: from its registered ``tasks`` when it has one, else from a constructed env.
+
+    ``env_kwargs`` are the arguments the env is made with; any besides the task-neutral ones
+    (:data:`TASK_NEUTRAL_KWARGS`) may choose other tasks (TextWorld's ``difficulty``, a ``games`` path),
+    so the tasks then come from an env constructed with them."""
     found = entry(name)
-    if found.tasks is None:
-        env = make(found.id)
+    choosing = {k: v for k, v in env_kwargs.items() if k not in TASK_NEUTRAL_KWARGS}
+    if found.tasks is None or choosing:
+        env = make(found.id, **choosing)
         try:
             return env.tasks
         finally:

@@ -131,6 +131,9 @@ class TrainConfig(_Strict):
     tasks_per_step: int = Field(8, ge=1)
     sampling: SamplingParams = Field(default_factory=lambda: SamplingParams(temperature=1.0, max_tokens=64))
     max_turns: int | None = Field(None, ge=1)  # None: the env's default
+    # more arguments the env is made with, everywhere the run makes it (rollouts, SFT data, evaluations),
+    # e.g. TextWorld-v0's {difficulty: treasure-2, admissible: false}; max_turns has its own field
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
     dynamic_sampling: bool = False  # drop groups whose rewards are all equal and draw more tasks
     # context length of the sampler, the same on both backends (the HF policy and the vLLM server the
     # loop starts); an episode that fills it ends with finish_reason "length".  None: the model's own
@@ -211,6 +214,10 @@ class TrainConfig(_Strict):
         if self.sampling.top_p < 1.0:  # the samplers report log π over the top-p set; the learner scores the full π_T
             raise _field_error("sampling.top_p", f"is {self.sampling.top_p}: training samples with top_p 1 (the learner's "
                                                  "π_old, π_θ and IS weights are over the full distribution at the temperature)")
+        reserved = sorted(set(self.env_kwargs) & {"split", "tasks", "max_turns"})
+        if reserved:
+            raise _field_error("env_kwargs", f"sets {reserved}: the splits come from train_split/eval_split/test_split, "
+                                             "the tasks from the env, and max_turns from its own field")
         if self.rollout == "hf" and self.vllm_url:
             raise _field_error("vllm_url", "is set but rollout is 'hf'; use rollout: vllm")
         self._servers_valid()

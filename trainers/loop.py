@@ -43,9 +43,10 @@ from agents.rollout import Episode
 from agents.trajectory import Trajectory
 from envs import make
 from envs.registry import task_set
+from envs.tasks import TaskSet
 from trainers.backends import RolloutBackend, rollout_backend
 from trainers.batch import build_batch
-from trainers.config import OptimConfig, TrainConfig
+from trainers.config import ConfigError, OptimConfig, TrainConfig
 from trainers.credit import get_credit
 from trainers.credit._stats import returns
 from trainers.credit.base import CreditMethod, Signals, env_credit_kwargs
@@ -61,6 +62,16 @@ from trainers.sync import check_ids, check_policy_versions, model_logprobs, sync
 
 MAX_REFILLS = 3
 ZERO_ADVANTAGE = 1e-8  # |A| at or below this is no signal (dynamic sampling drops a group of only such turns)
+
+
+def env_setup(config: TrainConfig) -> tuple[dict[str, Any], TaskSet]:
+    """The arguments every env of the run is made with (``env_kwargs`` and ``max_turns``) and the tasks they
+    give; arguments the env rejects fail here, naming the field, before any model loads."""
+    kwargs = {**config.env_kwargs, **({"max_turns": config.max_turns} if config.max_turns else {})}
+    try:
+        return kwargs, task_set(config.env, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"env_kwargs: {config.env} cannot be made with {kwargs}: {e}") from e
 
 
 @dataclass
@@ -114,8 +125,7 @@ class Trainer:
         self.config = config
         self.console = console or Console()
         self.run_dir = Path(config.out_dir)
-        self.env_kwargs = {"max_turns": config.max_turns} if config.max_turns else {}
-        self.tasks = task_set(config.env)
+        self.env_kwargs, self.tasks = env_setup(config)
         self.train_ids = list(self.tasks.ids(config.train_split))
         # kwargs completed from the env where a method reads it (IGPO: the env's answer-call probe template)
         self.credit: CreditMethod = get_credit(config.credit, **env_credit_kwargs(config.credit, config.env, config.credit_kwargs))

@@ -57,7 +57,7 @@ def scripted_trajectories(env_id: str, player: str = "oracle", split: str = "tra
     from envs.registry import baseline, oracle_for, task_set
 
     env_kwargs = {"split": split, **(env_kwargs or {})}
-    tasks = task_set(env_id)
+    tasks = task_set(env_id, **env_kwargs)
     ids = list(tasks.ids(split))[:n] if n else list(tasks.ids(split))
     episodes = [Episode(task_id=t, seed=seed + i) for i, t in enumerate(ids)]
     policy = OraclePolicy(plan=oracle_for(env_id)) if player == "oracle" else ScriptedPolicy(baseline(env_id, player, **(player_kwargs or {})))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -90,6 +90,18 @@ def check_env_cmd(
         raise typer.Exit(1)
 
 
+def _env_args(pairs: list[str]) -> dict[str, Any]:
+    import yaml
+
+    args: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env-arg")
+        args[key.strip()] = yaml.safe_load(value)
+    return args
+
+
 @app.command("eval")
 def eval_cmd(
     env_id: str,
@@ -103,6 +115,8 @@ def eval_cmd(
     temperature: float = typer.Option(0.0, help="sampling temperature"),
     max_tokens: int = typer.Option(512, min=1, help="max tokens per reply"),
     max_turns: Optional[int] = typer.Option(None, min=1, help="override the env's max turns"),
+    env_arg: list[str] = typer.Option([], "--env-arg", help="an env argument KEY=VALUE (repeatable; VALUE read as YAML), "
+                                                             "e.g. --env-arg difficulty=treasure-2"),
     seed: int = typer.Option(0, help="base seed"),
     out: Path = typer.Option(Path("runs/eval"), help="folder for results.json and trajectories.jsonl"),
     exclude_failed: bool = typer.Option(
@@ -116,12 +130,12 @@ def eval_cmd(
 
     if split not in SPLITS:
         raise typer.BadParameter(f"split must be one of {list(SPLITS)}", param_hint="--split")
-    env_kwargs = {"max_turns": max_turns} if max_turns else {}
+    env_kwargs = {**_env_args(env_arg), **({"max_turns": max_turns} if max_turns else {})}
     try:
         make(env_id, split=split, **env_kwargs).close()  # a bad id or env argument fails before the policy loads
-        total = len(choose_episodes(task_set(env_id), split, n, samples=samples))
+        total = len(choose_episodes(task_set(env_id, **env_kwargs), split, n, samples=samples))
         pol = make_policy(policy, seed=seed, env=env_id)
-    except (KeyError, ValueError) as e:
+    except (KeyError, TypeError, ValueError) as e:
         _fail(e)
     sampling = SamplingParams(temperature=temperature, max_tokens=max_tokens)
     successes: list[bool] = []  # the running success rate the progress shows, scored as the summary will be

@@ -6,6 +6,8 @@ the trainer modules are imported only after that.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -42,6 +44,18 @@ def _load(config: Optional[Path], preset: Optional[str], overrides: list[str], o
         console.print(f"[red]config error:[/] {e}")
         raise typer.Exit(2) from None
     return cfg
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """A setting found bad once the run starts (an env that rejects ``env_kwargs``): the message, exit 2."""
+    from trainers.config import ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        console.print(f"[red]config error:[/] {e}")
+        raise typer.Exit(2) from None
 
 
 def _print_presets() -> None:
@@ -81,7 +95,8 @@ def train_cmd(
         return
     cfg = _load(config, preset, set_, out)
     train = _import_or_exit("trainers.loop", "train")
-    run_dir = train(cfg, resume=resume)
+    with _config_errors():
+        run_dir = train(cfg, resume=resume)
     console.print(f"run folder: {run_dir}")
 
 
@@ -106,17 +121,20 @@ def sft_cmd(
     from agents.tokens import load_renderer
     from trainers.config import OptimConfig
     from trainers.learner import Learner
+    from trainers.loop import env_setup
     from trainers.metrics import MetricsLog
     from trainers.step_progress import StepProgress
 
     scfg, run_dir = cfg.sft, Path(cfg.out_dir)
+    with _config_errors():
+        env_kwargs, _ = env_setup(cfg)  # a bad env_kwargs fails before the model loads
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.dump(run_dir / "config.yaml")
     learner = Learner(cfg.model, device=cfg.device, dtype=cfg.dtype, lora=cfg.lora, seed=cfg.seed, total_steps=scfg.steps,
                       optim=OptimConfig(lr=scfg.lr, warmup_steps=scfg.warmup_steps, grad_clip=cfg.optim.grad_clip))
     trajs = sft_data(scfg.data, cfg.env, load_renderer(learner.model_dir), max_tasks=scfg.max_tasks,
-                     successful_only=scfg.successful_only, seed=cfg.seed,
-                     env_kwargs={"max_turns": cfg.max_turns} if cfg.max_turns else None)
+                     successful_only=scfg.successful_only, seed=cfg.seed, env_kwargs=env_kwargs,
+                     teacher_kwargs=scfg.teacher_kwargs)
     console.print(f"SFT: {len(trajs)} trajectories, {scfg.steps} steps, {learner.num_parameters(trainable=True):,} trainable parameters")
     log = MetricsLog(run_dir, tensorboard=False, name="sft.jsonl")
     try:
