@@ -73,3 +73,24 @@ def test_the_factory_wraps_the_vllm_backend_when_a_cluster_is_set(monkeypatch, t
     assert made["vllm"]["url"] == "http://127.0.0.1:8000"
     plain = backends.rollout_backend(cfg.model_copy(update={"cluster": None}), object(), max_model_len=512, run_dir=tmp_path)
     assert isinstance(plain, FakeVLLM)
+
+
+def test_workers_make_the_env_and_policy_the_loop_would(monkeypatch):
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[cluster]' (ray==2.60.0)")
+    import trainers.cluster.backend as cluster
+
+    made = {}
+    monkeypatch.setattr(cluster, "ClusterRollout", lambda section, env, spec, **kw: made.update(env=env, spec=spec, **kw))
+    policy = types.SimpleNamespace(model_dir=Path("/models/m"), base_urls=["http://10.0.0.2:8000"], served_name=None,
+                                   base_url="http://10.0.0.2:8000")
+    vllm = types.SimpleNamespace(policy=policy, sync="the sync", close=lambda: None)
+    cfg = validate_config({"env": "Lookup-v0", "rollout": "vllm", "env_kwargs": {"keys": 9}, "max_turns": 3,
+                           "cluster": {"workers": 2, "imports": ["my_envs"]}})
+    cluster.cluster_backend(cfg, vllm, max_model_len=512)
+    env, spec = made["env"], made["spec"]
+    # the env as Trainer makes it (env_kwargs, then max_turns), the workers' VLLMPolicy on the driver's servers
+    assert (env.env_id, env.split, env.kwargs, env.imports) == ("turngym/Lookup-v0", "train", {"keys": 9, "max_turns": 3}, ("my_envs",))
+    assert spec.target == "agents.vllm_policy:VLLMPolicy" and spec.args == ("/models/m", ["http://10.0.0.2:8000"])
+    assert spec.kwargs == {"served_name": None, "max_model_len": 512}
+    assert made["policy"] is policy and made["sync"] == "the sync" and made["closers"] == [vllm.close]
+    assert made["url"] == "http://10.0.0.2:8000"

@@ -12,7 +12,9 @@ from its id (``envs.make(env, split=train_split, max_turns=...)``).
 returns the figures of every play since its previous call (a step's refills included), as
 ``cluster/*`` metrics: episodes/s, retried and timed-out tries, worker deaths, per-worker
 utilisation (mean, min, max) and the staleness of turns (the driver's ``policy_version`` minus each
-turn's, mean and max).
+turn's, mean and max).  For families that need Docker (the workers request ``docker``), sandbox containers
+whose creating process is gone are collected by label on every node at start and at :meth:`~ClusterRollout.close`;
+``gc_reports`` holds what each node reported (``{"start"|"close": {node_id: "removed N sandbox container(s)"}}``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ClusterRollout:
         self.sync = sync
         self._closers = list(closers)
         self._owns_ray, self.gc = False, False
+        self.gc_reports: dict[str, dict[str, Any]] = {}  # "start"/"close": node id -> what the sandbox GC did there
         self.dispatcher: Dispatcher | None = None
         self.last_stats: dict[str, float] = {}
         self._pending: list[dict[str, float]] = []
@@ -55,7 +58,7 @@ class ClusterRollout:
             require_resources(resources)
             self.gc = "docker" in resources  # sandbox containers by label, on every node, at start and exit
             if self.gc:
-                on_each_node(gc_sandboxes)
+                self.gc_reports["start"] = on_each_node(gc_sandboxes)
             options: dict[str, Any] = {"num_cpus": cluster.cpus_per_worker, "resources": resources}
             if cluster.memory_gb:
                 options["memory"] = int(cluster.memory_gb * 2**30)
@@ -111,7 +114,7 @@ class ClusterRollout:
                 self.dispatcher.close()
                 self.dispatcher = None
                 if self.gc:
-                    on_each_node(gc_sandboxes)
+                    self.gc_reports["close"] = on_each_node(gc_sandboxes)
             for close in self._closers:
                 close()
             self._closers = []
@@ -130,8 +133,9 @@ def cluster_backend(config: Any, vllm: Any, *, max_model_len: int, console: Any 
         policy = vllm.policy
         spec = PolicySpec("agents.vllm_policy:VLLMPolicy", (str(policy.model_dir), policy.base_urls),
                           {"served_name": policy.served_name, "max_model_len": max_model_len})
-        env = EnvSpec(config.env, config.train_split, {"max_turns": config.max_turns} if config.max_turns else {},
-                      tuple(config.cluster.imports))
+        # the arguments the loop makes its envs with (Trainer.env_kwargs): env_kwargs, then max_turns
+        kwargs = {**getattr(config, "env_kwargs", {}), **({"max_turns": config.max_turns} if config.max_turns else {})}
+        env = EnvSpec(config.env, config.train_split, kwargs, tuple(config.cluster.imports))
     except BaseException:
         vllm.close()
         raise

@@ -146,8 +146,13 @@ class RolloutWorker:
         return {"played": self.played, "pooled_envs": len(self.pool), "abandoned_envs": self.abandoned, "pid": os.getpid()}
 
     async def close(self) -> None:
+        """Close the envs, then stop this process's env services (a sandbox pool's warm containers, a browser):
+        they would linger until exit, and the driver kills the actor next, so no exit handler runs."""
         while self.pool:
             _close_quietly(self.pool.pop())
+        from envs import services
+
+        await asyncio.to_thread(services.stop_all)
 
 
 def _close_quietly(env: Any) -> None:
