@@ -3,7 +3,8 @@
 * GUI-v0 (live Chromium): steps/s and p50/p90 step latency under the oracle on the test split;
   baseline in the same run: the bare Playwright work one step needs (a click, the element scan and
   a PNG screenshot on the same page), so the ratio is the env's overhead on top of the browser;
-* GUITrace-v0 (offline): steps/s under the oracle (step mode), and the ratio to live steps/s;
+* GUITrace-v0 (offline): steps/s under the oracle, with screenshots and as text only
+  (``observation="a11y"``), and the ratio to live steps/s; the near-miss teacher's step accuracy;
 * screenshot sizes (live PNGs, and the stored trace images);
 * success on test: oracle and a seeded random clicker for GUI-v0, GUITrace-v0 (step and trace
   mode) and, with ``--miniwob``, the oracle per MiniWoB-v0 task (train tasks and held-out ones).
@@ -99,9 +100,9 @@ def bench_live(episodes: int) -> float:
 
 
 def bench_traces(live_steps_per_s: float | None) -> None:
-    for mode in ("step", "trace"):
+    for mode, observation in (("step", "screenshot"), ("step", "a11y"), ("trace", "screenshot"), ("trace", "a11y")):
         tasks = load_trace_tasks(mode=mode)
-        env = GUITraceEnv(split="test", tasks=tasks, mode=mode)
+        env = GUITraceEnv(split="test", tasks=tasks, mode=mode, observation=observation)
         ids = list(tasks.ids("test"))
         lat: list[float] = []
         start = time.perf_counter()
@@ -111,11 +112,28 @@ def bench_traces(live_steps_per_s: float | None) -> None:
         rand = [r for r, _ in rand_runs]
         rand_acc = [info.get("trace_parts", info["reward_parts"])["accuracy"] for _, info in rand_runs]
         ratio = f"; {len(lat) / wall / live_steps_per_s:.0f}x live steps/s" if live_steps_per_s and mode == "step" else ""
-        print(f"GUITrace-v0 {mode} mode, test ({len(ids)} tasks): oracle mean reward {sum(oracle) / len(ids):.3f}, "
-              f"random mean reward {sum(rand) / len(ids):.3f} (accuracy {sum(rand_acc) / len(ids):.3f}); {len(lat) / wall:.0f} steps/s incl. resets (PNG read + base64){ratio}")
+        work = "PNG read + base64" if observation == "screenshot" else "text only"
+        print(f"GUITrace-v0 {mode} mode, {observation}, test ({len(ids)} tasks): oracle mean reward {sum(oracle) / len(ids):.3f}, "
+              f"random mean reward {sum(rand) / len(ids):.3f} (accuracy {sum(rand_acc) / len(ids):.3f}); "
+              f"{len(lat) / wall:.0f} steps/s incl. resets ({work}){ratio}")
+    bench_teacher()
     images = list((traces_root() / "images").iterdir())
     sizes = [p.stat().st_size for p in images]
     print(f"trace images: {len(images)} distinct PNGs, median {statistics.median(sizes) / 1024:.1f} KiB, total {sum(sizes) / 2**20:.1f} MiB")
+
+
+def bench_teacher() -> None:
+    """The near-miss teacher (GUITrace-v0's weak SFT teacher) in step mode, as text: its accuracy per split."""
+    from envs.gui.teacher import NearMiss
+
+    tasks, teacher = load_trace_tasks(mode="step"), NearMiss()
+    for split in ("train", "test"):
+        env = GUITraceEnv(split=split, tasks=tasks, observation="a11y")
+        acc = []
+        for t in tasks.ids(split):
+            obs, _ = env.reset(options={"task": t})
+            acc.append(env.step(teacher.act(obs, []))[4]["reward_parts"]["accuracy"])
+        print(f"near-miss teacher (miss_rate {teacher.miss_rate}), {split}: step accuracy {sum(acc) / len(acc):.3f} ({sum(acc):.0f}/{len(acc)})")
 
 
 def bench_miniwob(seeds: int) -> None:

@@ -51,6 +51,7 @@ register(
     "GUITrace-v0", "envs.gui.trace_env:GUITraceEnv",
     description="Offline GUI steps from recorded Chromium traces of 7 synthetic apps (GUI-R1 reward; test: held-out apps, themes, templates)",
     tasks="envs.gui.traces:load_trace_tasks", oracle="envs.gui.oracle:trace_plan", built="envs.gui.traces:traces_built",
+    baselines={"near-miss": "envs.gui.teacher:NearMiss"},
 )
 register(
     "GUI-v0", "envs.gui.live_env:GUIEnv",

@@ -57,7 +57,7 @@ def random_action(rng):
 @pytest.mark.parametrize("mode", ["step", "trace"])
 def test_trace_oracle_scores_one_on_test(trace_root, mode):
     tasks = load_trace_tasks(str(trace_root), mode=mode)
-    env = GUITraceEnv(split="test", tasks=tasks, mode=mode, a11y=True)
+    env = GUITraceEnv(split="test", tasks=tasks, mode=mode, observation="both")
     results = [play(env, trace_plan, tid) for tid in tasks.ids("test")]
     assert len(results) >= 5
     assert all(r == 1.0 and info["success"] for r, info in results)
@@ -75,7 +75,7 @@ def test_trace_random_scores_near_zero(trace_root):
 
 def test_trace_observation_and_images_stored_once(trace_root):
     tasks = load_trace_tasks(str(trace_root), mode="step")
-    env = GUITraceEnv(split="test", tasks=tasks, a11y=True, images="file")
+    env = GUITraceEnv(split="test", tasks=tasks, observation="both", images="file")
     obs, _info = env.reset(options={"task": tasks.ids("test")[0]})
     parts = obs[1]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url", "text"]
@@ -185,9 +185,44 @@ def test_live_refuses_text_it_cannot_send_and_caps_its_screens(live_tasks):
     env.close()
 
 
+def test_live_a11y_screens_are_text_and_say_what_changed(live_tasks):
+    env = GUIEnv(split="test", tasks=live_tasks, max_turns=6, observation="a11y")
+    tid = next(t for t in live_tasks.ids("test") if live_tasks.get(t).data["kind"] == "add")  # contacts: add
+    obs, info = env.reset(options={"task": tid})
+    first = obs[1]["content"]
+    assert isinstance(first, str) and first.startswith(f"Goal: {live_tasks.get(tid).prompt}\nThe screen is 800x600 pixels.\nScreen elements")
+    assert env._obs["png"] == b"" and "Changes since" not in first  # no screenshot is even taken
+    assert all(f"[{e['id']}] {e['role']}" in first and f"box={','.join(map(str, e['box']))}" in first for e in env._obs["elements"])
+    shown = [e["id"] for e in env._obs["elements"]]
+    obs, *_ = env.step(call("click", element="add-contact"))  # the list gives way to the form
+    screen, diff = obs[1]["content"].split("\nChanges since the last screen:")
+    assert screen.startswith("The screen now:\nScreen elements") and all(f"[{e['id']}]" in screen for e in env._obs["elements"])
+    lines = diff.strip().splitlines()
+    assert [line.split(" ")[:2] for line in lines] == [["added", "[contact-name]"], ["added", "[contact-phone]"], ["added", "[contact-group]"],
+                                                      ["added", "[save-contact]"], *(["removed", f"[{i}]"] for i in shown)]
+    obs, *_ = env.step(call("click", element="contact-name"))
+    assert obs[1]["content"].endswith("\nChanges since the last screen: none")
+    obs, *_ = env.step(call("type", text="Ann"))
+    assert obs[1]["content"].endswith("\nChanges since the last screen:\nchanged [contact-name] value '' -> 'Ann'")
+    env.close()
+
+
+def test_live_oracle_in_a11y_with_think_answer(live_tasks):
+    env = GUIEnv(split="test", tasks=live_tasks, observation="a11y", reply_format="think_answer")
+    first_of_app = {}
+    for tid in live_tasks.ids("test"):
+        first_of_app.setdefault(live_tasks.get(tid).data["app"], tid)
+    assert [play(env, live_plan, tid)[0] for tid in list(first_of_app.values())[:3]] == [1.0] * 3
+    env.reset(options={"task": next(iter(first_of_app.values()))})
+    obs, reward, terminated, truncated, info = env.step(call("complete"))  # a bare call: no answer, nothing done
+    assert (reward, terminated, info["valid_action"]) == (0.0, False, False) and obs[0]["content"].startswith("Error: no <answer>")
+    env.close()
+
+
 @pytest.mark.slow
-def test_check_env_live(live_tasks):
-    results = check_multiturn(lambda: GUIEnv(split="test", tasks=live_tasks, max_turns=4), n_fuzz=150)
+@pytest.mark.parametrize("observation", ["both", "a11y"])
+def test_check_env_live(live_tasks, observation):
+    results = check_multiturn(lambda: GUIEnv(split="test", tasks=live_tasks, max_turns=4, observation=observation), n_fuzz=150)
     assert all(r.ok for r in results), [r for r in results if not r.ok]
 
 

@@ -63,6 +63,21 @@ def test_text_selenium_cannot_send_is_the_policy_s_error(click_test_2):
 
 
 @pytest.mark.slow
-def test_check_env_miniwob(click_test_2):
-    results = check_multiturn(lambda: MiniWoBEnv(split="train", tasks=click_test_2.tasks, max_turns=3, max_open=1), n_fuzz=100)
+@pytest.mark.parametrize("observation", ["both", "a11y"])
+def test_check_env_miniwob(click_test_2, observation):
+    results = check_multiturn(lambda: MiniWoBEnv(split="train", tasks=click_test_2.tasks, max_turns=3, max_open=1, observation=observation),
+                              n_fuzz=100)
     assert all(r.ok for r in results), [r for r in results if not r.ok]
+
+
+def test_a11y_screens_are_text_with_every_element(click_test_2):
+    env = MiniWoBEnv(split="train", tasks=click_test_2.tasks, observation="a11y", max_open=1)
+    obs, info = env.reset(options={"task": env.tasks.ids("train")[0]})
+    first = obs[1]["content"]
+    assert isinstance(first, str) and first.startswith(f"Goal: {info['utterance']}\nThe screen is 160x210 pixels.\nScreen elements (id, tag")
+    assert all(f"- [{e['id']}] {e['role']} {e['name']!r}" in first and f"box={','.join(map(str, e['box']))}" in first for e in info["elements"])
+    obs, *_ = env.step(call("wait"))  # nothing moves on click-test-2's screen
+    assert obs[1]["content"].startswith("The screen now:\nScreen elements") and obs[1]["content"].endswith("Changes since the last screen: none")
+    obs, reward, terminated, *_ = env.step(miniwob_plan(0, info))
+    assert (reward, terminated) == (1.0, True)
+    env.close()

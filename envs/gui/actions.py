@@ -17,6 +17,18 @@ SYSTEM_INTRO = (
     "their ids and boxes (x, y, width, height). Act with one tool call per reply: click a point or an element, type into "
     "the focused field, scroll, press a key, choose a value in a list, wait, and call complete() once the goal is reached."
 )
+A11Y_INTRO = (
+    "You operate a graphical user interface to reach a goal. After each action you see the screen again as text: its "
+    "elements with their ids, roles, names, values and boxes (x, y, width, height in screen pixels, origin at the top "
+    "left), and what changed since the screen before. Act with one tool call per reply: click an element by its id (or a "
+    "point), type into the focused field, scroll, press a key, choose a value in a list, wait, and call complete() once "
+    "the goal is reached."
+)
+
+
+def intro_for(observation: str) -> str:
+    """The intro for an ``observation`` setting (:mod:`envs.gui.screens`): a11y mentions no screenshot."""
+    return A11Y_INTRO if observation == "a11y" else SYSTEM_INTRO
 
 
 class GUIActions:

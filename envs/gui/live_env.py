@@ -2,8 +2,12 @@
 
 Reset loads the task's app (a fresh page realm) and shows the goal with the first screen; after
 every executed action the tool answers in text (what happened) and a user message carries the new
-screen: the screenshot as an ``image_url`` part and, with ``a11y=True`` (default), the element
-list with ids and boxes.  Actions: :mod:`envs.gui.actions`; ``click(element)`` scrolls the element
+screen as ``observation`` says (:mod:`envs.gui.screens`): ``"both"`` (default) the screenshot as an
+``image_url`` part and the element list with ids and boxes; ``"screenshot"`` the image only;
+``"a11y"`` text only (no screenshot is even taken): the element list and, after the first screen,
+what changed since the screen shown before (added, removed, changed value, scroll).  ``a11y=True``
+/ ``False`` (deprecated) mean ``"both"`` / ``"screenshot"``.  ``reply_format="think_answer"``
+acts only on the call inside ``<answer>…</answer>`` (:mod:`envs.gui.replies`).  Actions: :mod:`envs.gui.actions`; ``click(element)`` scrolls the element
 into view first, ``click(x, y)`` clicks the screen as it is.  ``complete()`` ends the episode:
 outcome 1 when the app state meets every success condition of the goal, else 0.  Truncated after
 ``max_turns`` (default 15) replies, outcome 0.  ``info["goal_met"]`` says after every step whether
@@ -22,24 +26,29 @@ from typing import Any
 
 from envs.core import ToolEnv
 from envs.gui import page as P
-from envs.gui.actions import SYSTEM_INTRO, GUIActions
+from envs.gui.actions import SYSTEM_INTRO, GUIActions, intro_for
 from envs.gui.apps import goal_met, render_app
+from envs.gui.replies import ReplyFormat, check_reply_format
 from envs.gui.reward import GUIAction
+from envs.gui.screens import observation_mode, screen_content, screen_diff
 from envs.tasks import Split, Task, TaskSet
 from tools import ToolError
 from tools.calls import ToolInfrastructureError
-from tools.content import image_part, text_part
+from tools.content import image_part
 from tools.text import sendable
 
 
-class GUIEnv(GUIActions, ToolEnv):
+class GUIEnv(ReplyFormat, GUIActions, ToolEnv):
     family = "gui"
     default_max_turns = 15
     max_observation_chars = 30_000
     system_intro = SYSTEM_INTRO
 
-    def __init__(self, split: Split = "train", tasks: TaskSet | None = None, max_turns: int | None = None, a11y: bool = True,
-                 viewport: tuple[int, int] = (800, 600), render_mode: str | None = None):
+    def __init__(self, split: Split = "train", tasks: TaskSet | None = None, max_turns: int | None = None, observation: str | None = None,
+                 viewport: tuple[int, int] = (800, 600), render_mode: str | None = None, reply_format: str = "tool_call",
+                 a11y: bool | None = None):
+        self.observation = observation_mode(observation, a11y, "both")
+        self.reply_format = check_reply_format(reply_format)
         if tasks is None:
             from envs.gui.tasks import load_live_tasks
 
@@ -47,10 +56,12 @@ class GUIEnv(GUIActions, ToolEnv):
         if not (200 <= viewport[0] <= 4000 and 200 <= viewport[1] <= 4000):
             raise ValueError(f"viewport must be between 200 and 4000 pixels a side, got {viewport}")
         super().__init__(tasks, split=split, max_turns=max_turns, render_mode=render_mode)
-        self.a11y, self.viewport = a11y, tuple(viewport)
+        self.viewport = tuple(viewport)
+        self.system_intro = self.format_intro(intro_for(self.observation))
         self._lease: Any = None
         self._session: str | None = None
         self._state: Any = None
+        self._shown: dict[str, Any] | None = None  # the observation of the screen shown last (the diff starts there)
 
     # ----- browser ------------------------------------------------------------------------
     def _browser(self, new_page_ok: bool = False) -> Any:
@@ -85,17 +96,26 @@ class GUIEnv(GUIActions, ToolEnv):
         app_page, _ = render_app(d["app"], d["seed"], d["theme"])
         self._browser(new_page_ok=True)
         self._run(P.load, app_page.html())
-        self._obs = self._run(P.observe)
+        self._observe()
+
+    def _observe(self) -> None:
+        self._obs = self._run(P.observe, self.observation != "a11y")  # a11y: no screenshot taken
         self._state = self._obs["state"]
 
-    def task_prompt(self, task: Task) -> list[dict[str, Any]]:
-        return [text_part(f"Goal: {task.prompt}\nThe screen is {self.viewport[0]}x{self.viewport[1]} pixels."), *self._screen_parts()]
+    def task_prompt(self, task: Task) -> str | list[dict[str, Any]]:
+        return self._screen(f"Goal: {task.prompt}\nThe screen is {self.viewport[0]}x{self.viewport[1]} pixels.", first=True)
 
-    def _screen_parts(self) -> list[dict[str, Any]]:
-        parts = [image_part(self._obs["png"])]
-        if self.a11y:
-            parts.append(text_part(P.a11y_text(self._obs["elements"], self._obs["scroll"])))
-        return parts
+    def _screen(self, head: str, first: bool = False) -> str | list[dict[str, Any]]:
+        """The current screen as a message content; it becomes the screen the next diff starts from."""
+        obs, shown = self._obs, None if first else self._shown
+
+        def a11y() -> str:
+            text = P.a11y_text(obs["elements"], obs["scroll"])
+            return text if shown is None else f"{text}\n{screen_diff(shown['elements'], obs['elements'], shown['scroll'], obs['scroll'])}"
+
+        content = screen_content(self.observation, head, lambda: image_part(obs["png"]), a11y)
+        self._shown = obs
+        return content
 
     def state_key(self) -> str:
         digest = hashlib.sha256(json.dumps(self._state, sort_keys=True).encode()).hexdigest()[:16]
@@ -104,15 +124,16 @@ class GUIEnv(GUIActions, ToolEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = super().reset(seed=seed, options=options)
         d = self.task.data
-        info.update(app=d["app"], theme=d["theme"], kind=d["kind"], plan=d["plan"], goal_met=goal_met(self._state, d["expect"]))
+        info.update(app=d["app"], theme=d["theme"], kind=d["kind"], plan=d["plan"], goal_met=goal_met(self._state, d["expect"]),
+                    reply_format=self.reply_format)
         return obs, info
 
     def step(self, action: Any):
         acted = self._calls.total() if self.task is not None else 0
-        obs, reward, terminated, truncated, info = super().step(action)
+        obs, reward, terminated, truncated, info = self._reply_step(action, super().step)
         info["goal_met"] = goal_met(self._state, self.task.data["expect"])
         if self._calls.total() > acted and not (terminated or truncated) and info.get("valid_action"):
-            screen = self.capped({"role": "user", "content": [text_part("The screen now:"), *self._screen_parts()]})
+            screen = self.capped({"role": "user", "content": self._screen("The screen now:")})
             obs.append(screen)
             self._transcript.append(screen)
         return obs, reward, terminated, truncated, info
@@ -142,8 +163,7 @@ class GUIEnv(GUIActions, ToolEnv):
         except P.ActionRefused as e:
             raise ToolError(str(e)) from None
         finally:
-            self._obs = self._run(P.observe)
-            self._state = self._obs["state"]
+            self._observe()
         return text
 
     def close(self) -> None:

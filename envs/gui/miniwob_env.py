@@ -2,8 +2,12 @@
 family's tool-call actions and observations.
 
 A task is one MiniWoB task name and seed (``miniwob-<name>-<seed>``); the instruction is the
-task's utterance.  Observation: the utterance, the 160x210 task screenshot as an ``image_url``
-part, and the element list (MiniWoB ``ref`` ids, tag, text, box).  Actions map onto MiniWoB's
+task's utterance.  Observation: the utterance, then the screen as ``observation`` says
+(:mod:`envs.gui.screens`): ``"both"`` (default) the 160x210 task screenshot as an ``image_url`` part
+and the element list (MiniWoB ``ref`` ids, tag, text, box); ``"screenshot"`` the image only;
+``"a11y"`` text only: the element list and, after the first screen, what changed since the screen
+shown before.  ``a11y=True`` / ``False`` (deprecated) mean ``"both"`` / ``"screenshot"``;
+``reply_format="think_answer"`` acts only on the call inside ``<answer>…</answer>``.  Actions map onto MiniWoB's
 action space: ``click(x, y)`` -> ``CLICK_COORDS``, ``click(element=ref)`` -> ``CLICK_ELEMENT``,
 ``type`` -> ``TYPE_TEXT`` (into the focused field), ``press`` -> ``PRESS_KEY``, ``scroll`` ->
 ``SCROLL_UP/DOWN_COORDS`` at the screen centre, ``wait`` -> ``NONE``; ``select`` is refused (click
@@ -27,12 +31,14 @@ from typing import Any
 import numpy as np
 
 from envs.core import ToolEnv
-from envs.gui.actions import SYSTEM_INTRO, GUIActions
+from envs.gui.actions import SYSTEM_INTRO, GUIActions, intro_for
+from envs.gui.replies import ReplyFormat, check_reply_format
 from envs.gui.reward import GUIAction
+from envs.gui.screens import element_line, observation_mode, screen_content, screen_diff
 from envs.tasks import ListTaskSet, Split, Task, TaskSet
 from tools import ToolError
 from tools.calls import ToolInfrastructureError
-from tools.content import image_part, text_part
+from tools.content import image_part
 from tools.text import sendable
 
 TRAIN_TASKS = ("click-test", "click-test-2", "click-button", "click-link", "focus-text", "enter-text", "click-checkboxes", "login-user")
@@ -83,16 +89,20 @@ def elements(dom: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-class MiniWoBEnv(GUIActions, ToolEnv):
+class MiniWoBEnv(ReplyFormat, GUIActions, ToolEnv):
     family = "miniwob"
     default_max_turns = 10
     max_type_chars = 64  # miniwob.constants.TYPING_MAX_LENGTH
     system_intro = SYSTEM_INTRO
 
-    def __init__(self, split: Split = "train", tasks: TaskSet | None = None, max_turns: int | None = None, a11y: bool = True,
-                 max_open: int = 2, render_mode: str | None = None):
+    def __init__(self, split: Split = "train", tasks: TaskSet | None = None, max_turns: int | None = None, observation: str | None = None,
+                 max_open: int = 2, render_mode: str | None = None, reply_format: str = "tool_call", a11y: bool | None = None):
+        self.observation = observation_mode(observation, a11y, "both")
+        self.reply_format = check_reply_format(reply_format)
         super().__init__(tasks or miniwob_tasks(), split=split, max_turns=max_turns, render_mode=render_mode)
-        self.a11y, self.max_open = a11y, max_open
+        self.max_open = max_open
+        self.system_intro = self.format_intro(intro_for(self.observation))
+        self._shown: list[dict[str, Any]] | None = None  # the elements of the screen shown last (the diff starts there)
         self._envs: OrderedDict[str, Any] = OrderedDict()
         self._obs: dict[str, Any] = {}
         # MiniWoB's Chromium outlives a process that never closed it: close them when this env is
@@ -125,30 +135,32 @@ class MiniWoBEnv(GUIActions, ToolEnv):
         self._elements = elements(self._obs["dom_elements"])
         self._reward = None
 
-    def task_prompt(self, task: Task) -> list[dict[str, Any]]:
-        return [text_part(f"Goal: {self._obs['utterance']}\nThe screen is 160x210 pixels."), *self._screen()]
+    def task_prompt(self, task: Task) -> str | list[dict[str, Any]]:
+        return self._screen(f"Goal: {self._obs['utterance']}\nThe screen is 160x210 pixels.", first=True)
 
-    def _screen(self) -> list[dict[str, Any]]:
-        parts = [image_part(png(self._obs["screenshot"]))]
-        if self.a11y:
-            lines = []
-            for e in self._elements:
-                value = f" value={e['value']!r}" if e["value"] else ""
-                lines.append(f"- [{e['id']}] {e['role']} {e['name']!r}{value} box={','.join(map(str, e['box']))}")
-            parts.append(text_part("Screen elements (id, tag, text, box = x,y,w,h):\n" + "\n".join(lines)))
-        return parts
+    def _screen(self, head: str, first: bool = False) -> str | list[dict[str, Any]]:
+        """The current screen as a message content; it becomes the screen the next diff starts from."""
+        shown, now, screenshot = None if first else self._shown, self._elements, self._obs["screenshot"]
+
+        def a11y() -> str:
+            text = "Screen elements (id, tag, text, box = x,y,w,h):\n" + "\n".join(map(element_line, now))
+            return text if shown is None else f"{text}\n{screen_diff(shown, now)}"
+
+        content = screen_content(self.observation, head, lambda: image_part(png(screenshot)), a11y)
+        self._shown = now
+        return content
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = super().reset(seed=seed, options=options)
         info.update(task_name=self.task.data["name"], utterance=self._obs["utterance"], fields=[list(f) for f in self._obs["fields"]],
-                    elements=self._elements)
+                    elements=self._elements, reply_format=self.reply_format)
         return obs, info
 
     def step(self, action: Any):
         acted = self._calls.total()
-        obs, reward, terminated, truncated, info = super().step(action)
+        obs, reward, terminated, truncated, info = self._reply_step(action, super().step)
         if self._calls.total() > acted and not (terminated or truncated) and info.get("valid_action"):
-            screen = self.capped({"role": "user", "content": [text_part("The screen now:"), *self._screen()]})
+            screen = self.capped({"role": "user", "content": self._screen("The screen now:")})
             obs.append(screen)
             self._transcript.append(screen)
         return obs, reward, terminated, truncated, info

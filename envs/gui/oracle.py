@@ -1,10 +1,15 @@
 """Oracles for the GUI envs (privileged: they read the reset info's ground truth).
 
-* ``trace_plan`` (GUITrace-v0): replays the gold action of each step (clicks by point);
+* ``trace_plan`` (GUITrace-v0): replays the gold action of each step (clicks by point; by element id
+  with ``observation="a11y"``, where the screen has no pixels to point at);
 * ``live_plan`` (GUI-v0): the goal's plan from the reset info, clicking by element id (the env
   scrolls an element into view), then ``complete()``;
 * ``miniwob_plan`` (MiniWoB-v0): scripted solutions for the tasks listed in
   :data:`MINIWOB_SOLVED`, from the utterance and the elements of the reset info.
+
+Each writes its call inside ``<think>…</think><answer>…</answer>`` when the reset info says the env
+takes ``reply_format="think_answer"``.  The weak teacher of GUITrace-v0 (``near-miss``, a baseline,
+not privileged) is :class:`envs.gui.teacher.NearMiss`.
 """
 
 from __future__ import annotations
@@ -13,14 +18,22 @@ import json
 from typing import Any
 
 from envs.gui.actions import to_call
+from envs.gui.replies import think_answer
 from tools import call
 
 
+def _written(info: dict[str, Any], action: str) -> str:
+    """``action`` as the env's reply format wants it."""
+    if info.get("reply_format") != "think_answer":
+        return action
+    return think_answer("The goal needs this action next.", action)
+
+
 def trace_plan(turn: int, info: dict[str, Any]) -> str:
+    """The gold action: clicks by point, or by element id where the screen is text only (a text agent names the element)."""
     gold = json.loads(info["answer"])
-    if isinstance(gold, dict):
-        return to_call(gold)
-    return to_call(gold[min(turn, len(gold) - 1)])
+    action = gold if isinstance(gold, dict) else gold[min(turn, len(gold) - 1)]
+    return _written(info, to_call(action, by_element=info.get("observation") == "a11y"))
 
 
 def live_plan(turn: int, info: dict[str, Any]) -> str:
@@ -35,7 +48,7 @@ def live_plan(turn: int, info: dict[str, Any]) -> str:
         elif st["action"] == "select":
             steps.append(call("select", element=st["element"], value=st["value"]))
     steps.append(call("complete"))
-    return steps[min(turn, len(steps) - 1)]
+    return _written(info, steps[min(turn, len(steps) - 1)])
 
 
 # ----- MiniWoB++ -------------------------------------------------------------------------------
@@ -98,4 +111,4 @@ def miniwob_steps(info: dict[str, Any]) -> list[str]:
 
 def miniwob_plan(turn: int, info: dict[str, Any]) -> str:
     steps = [s for s in miniwob_steps(info) if s] or [call("complete")]
-    return steps[min(turn, len(steps) - 1)]
+    return _written(info, steps[min(turn, len(steps) - 1)])

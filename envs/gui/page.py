@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from envs.gui.screens import element_line
+
 KEYS = {"enter": "Enter", "return": "Enter", "tab": "Tab", "escape": "Escape", "esc": "Escape", "backspace": "Backspace",
         "delete": "Delete", "space": " ", "arrowup": "ArrowUp", "arrowdown": "ArrowDown", "arrowleft": "ArrowLeft",
         "arrowright": "ArrowRight", "up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight",
@@ -160,8 +162,5 @@ def _css(element: str) -> str:
 
 def a11y_text(elements: list[dict[str, Any]], scroll_pos: list[int] | None = None) -> str:
     """The accessibility view a text-only model reads: one line per element, with its id and box."""
-    lines = [f"Screen elements (id, role, name, box = x,y,w,h){f'; page scrolled to {scroll_pos[1]}' if scroll_pos and scroll_pos[1] else ''}:"]
-    for e in elements:
-        value = f" value={e['value']!r}" if e.get("value") not in (None, "") else ""
-        lines.append(f"- [{e['id']}] {e['role']} {e['name']!r}{value} box={','.join(map(str, e['box']))}")
-    return "\n".join(lines)
+    head = f"Screen elements (id, role, name, box = x,y,w,h){f'; page scrolled to {scroll_pos[1]}' if scroll_pos and scroll_pos[1] else ''}:"
+    return "\n".join([head, *map(element_line, elements)])

@@ -2,7 +2,9 @@
 
     reward = 0.8 * accuracy + 0.2 * format
 
-* ``format`` is 1 when the reply is exactly one call of a known action with valid arguments.
+* ``format`` is 1 when the reply is exactly one call of a known action with valid arguments; with
+  GUITrace-v0's ``reply_format="think_answer"`` also only when the reply is ``<think>…</think>`` then
+  ``<answer>call</answer>`` (:mod:`envs.gui.replies`; the env sets the part to 0 otherwise).
 * ``accuracy`` needs the action type to match the gold one, then:
 
   - click: the predicted point lies inside the gold box enlarged 1.2x about its centre, or within
