@@ -68,3 +68,12 @@ def test_eval_takes_env_arguments(tmp_path):
     assert set(ids) <= set(_ids(task_set("Vault6-v0")))
     bad = CliRunner().invoke(app, ["eval", "Vault3-v0", "--env-arg", "rooms", "-n", "1", "--out", str(tmp_path / "b")])
     assert bad.exit_code != 0 and "KEY=VALUE" in bad.output
+
+
+def test_check_env_takes_env_arguments():
+    from turngym.cli import app
+
+    res = CliRunner().invoke(app, ["check-env", "Vault3-v0", "--env-arg", "rooms=6", "--fuzz", "20"])
+    assert res.exit_code == 0, res.output
+    bad = CliRunner().invoke(app, ["check-env", "Vault3-v0", "--env-arg", "roms=6", "--fuzz", "20"])
+    assert bad.exit_code != 0 and "roms" in bad.output

@@ -68,26 +68,8 @@ def list_envs(as_json: bool = typer.Option(False, "--json", help="print a JSON l
     print_table(console, out)
 
 
-@app.command("check-env")
-def check_env_cmd(
-    env_id: str,
-    split: str = typer.Option("train", help="split to draw tasks from"),
-    fuzz: int = typer.Option(1000, min=1, help="number of fuzzed malformed actions"),
-) -> None:
-    """Run gymnasium's env checker plus turngym's multi-turn invariants."""
-    import gymnasium as gym
-
-    try:
-        make(env_id)  # fail fast, with the registry's message, on an unknown id
-    except (KeyError, ValueError) as e:
-        _fail(e)
-    results = check_multiturn(lambda: gym.make(_full_id(env_id), split=split), n_fuzz=fuzz)
-    out = table("check", "result", "detail", wrap=("detail",))
-    for r in results:
-        out.add_row(r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", escape(r.detail))
-    print_table(console, out)
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+ENV_ARG_OPT = typer.Option([], "--env-arg", help="an env argument KEY=VALUE (repeatable; VALUE read as YAML), "
+                                                 "e.g. --env-arg observation=a11y")
 
 
 def _env_args(pairs: list[str]) -> dict[str, Any]:
@@ -100,6 +82,30 @@ def _env_args(pairs: list[str]) -> dict[str, Any]:
             raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env-arg")
         args[key.strip()] = yaml.safe_load(value)
     return args
+
+
+@app.command("check-env")
+def check_env_cmd(
+    env_id: str,
+    split: str = typer.Option("train", help="split to draw tasks from"),
+    fuzz: int = typer.Option(1000, min=1, help="number of fuzzed malformed actions"),
+    env_arg: list[str] = ENV_ARG_OPT,
+) -> None:
+    """Run gymnasium's env checker plus turngym's multi-turn invariants."""
+    import gymnasium as gym
+
+    kwargs = _env_args(env_arg)
+    try:
+        make(env_id, **kwargs).close()  # fail fast, with the registry's message, on an unknown id or argument
+    except (KeyError, TypeError, ValueError) as e:
+        _fail(e)
+    results = check_multiturn(lambda: gym.make(_full_id(env_id), split=split, **kwargs), n_fuzz=fuzz)
+    out = table("check", "result", "detail", wrap=("detail",))
+    for r in results:
+        out.add_row(r.name, "[green]pass[/]" if r.ok else "[red]FAIL[/]", escape(r.detail))
+    print_table(console, out)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
 
 
 @app.command("eval")
@@ -115,8 +121,7 @@ def eval_cmd(
     temperature: float = typer.Option(0.0, help="sampling temperature"),
     max_tokens: int = typer.Option(512, min=1, help="max tokens per reply"),
     max_turns: Optional[int] = typer.Option(None, min=1, help="override the env's max turns"),
-    env_arg: list[str] = typer.Option([], "--env-arg", help="an env argument KEY=VALUE (repeatable; VALUE read as YAML), "
-                                                             "e.g. --env-arg difficulty=treasure-2"),
+    env_arg: list[str] = ENV_ARG_OPT,
     seed: int = typer.Option(0, help="base seed"),
     out: Path = typer.Option(Path("runs/eval"), help="folder for results.json and trajectories.jsonl"),
     exclude_failed: bool = typer.Option(
