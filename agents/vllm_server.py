@@ -113,6 +113,10 @@ class VLLMServer:
             # vLLM's CPU runner crashes the engine ("CPU Generator does not use offset") when a seeded
             # request's prompt is prefilled in chunks; whole-prompt prefill avoids that path.
             cmd += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max(self.max_model_len, 8192))]
+        from agents.vision import is_vision_model
+
+        if is_vision_model(self.model_dir) and "--enable-scale-out" not in self.extra_args:
+            cmd += ["--enable-scale-out"]  # /inference/v1/generate: token ids with images (agents.vllm_policy)
         return cmd + self.extra_args
 
     def environment(self) -> dict[str, str]:

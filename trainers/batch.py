@@ -15,6 +15,13 @@ every per-token tensor has ``L - 1`` columns, column ``j`` describing *target* t
 
 :meth:`TokenBatch.micro_batches` cuts a batch into row slices, each trimmed to its own longest
 row (right padding makes the trim exact); ``rows`` remembers where a slice came from.
+
+Trajectories with images (a vision-language policy; ``vision``: its
+:class:`agents.vision.VisionProcessor`) are re-loaded from their image parts (data URLs, or the
+``file://`` references of :func:`agents.trajectory.read_jsonl` with ``images="file"``: stored
+once by content hash): each row is *expanded* (an image's one placeholder token becomes its
+grid's tokens, all mask 0 and advantage 0) and keeps its ``pixel_values`` / ``image_grid_thw``;
+:meth:`TokenBatch.model_inputs` hands a slice's pixels, in row order, to the model's forward.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ class TokenBatch:
     rollout_logprobs: torch.Tensor | None = None
     old_logprobs: torch.Tensor | None = None
     rows: torch.Tensor | None = None  # row indices in the batch this one was cut from
+    pixel_values: list | None = None  # per row: its images' patches [n, dim] (None: no image), vision models only
+    image_grid_thw: list | None = None  # per row: [images, 3] or None
+    image_token_id: int | None = None
 
     @property
     def size(self) -> int:
@@ -71,7 +81,20 @@ class TokenBatch:
         for name in _PER_TARGET:
             value = getattr(self, name)
             out[name] = None if value is None else value[rows.to(value.device), : width - 1]
+        if self.pixel_values is not None:
+            out.update(pixel_values=[self.pixel_values[int(r)] for r in rows], image_token_id=self.image_token_id,
+                       image_grid_thw=[self.image_grid_thw[int(r)] for r in rows])
         return TokenBatch(**out, rows=rows.cpu())
+
+    def model_inputs(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        """The extra forward inputs of a batch with images (none for text): the rows' pixels in row order,
+        their grids, and ``mm_token_type_ids`` (1 on image placeholders)."""
+        pixels = [p for p in self.pixel_values or [] if p is not None]
+        if not pixels:
+            return {}
+        grids = [g for g in self.image_grid_thw if g is not None]
+        return {"pixel_values": torch.cat(pixels).to(device), "image_grid_thw": torch.cat(grids).to(device),
+                "mm_token_type_ids": (self.input_ids == self.image_token_id).int().to(device)}
 
     def micro_batches(self, size: int, *, by_length: bool = False) -> list[TokenBatch]:
         """Consecutive slices of ``size`` rows (``by_length``: rows sorted by length first, less padding)."""
@@ -89,13 +112,15 @@ def _pad(rows: Sequence[Sequence[float]], width: int, value: float, dtype: torch
     return out
 
 
-def build_batch(trajectories: Sequence[Trajectory], turn_advantages: Sequence[Sequence[float]], pad_id: int) -> TokenBatch:
-    """One row per trajectory; ``turn_advantages[i][t]`` goes on the tokens trajectory ``i`` sampled in turn ``t``."""
+def build_batch(trajectories: Sequence[Trajectory], turn_advantages: Sequence[Sequence[float]], pad_id: int,
+                vision=None) -> TokenBatch:
+    """One row per trajectory; ``turn_advantages[i][t]`` goes on the tokens trajectory ``i`` sampled in turn ``t``.
+    ``vision``: the policy's :class:`agents.vision.VisionProcessor`, for trajectories with images."""
     if len(trajectories) != len(turn_advantages):
         raise ValueError(f"{len(trajectories)} trajectories but {len(turn_advantages)} advantage lists")
     if not trajectories:
         raise ValueError("cannot build a batch from no trajectories")
-    ids, masks, advs, lps = [], [], [], []
+    ids, masks, advs, lps, pixels, grids = [], [], [], [], [], []
     have_logprobs = True
     for i, (traj, turn_adv) in enumerate(zip(trajectories, turn_advantages)):
         seq = traj.token_ids()  # raises for text-only trajectories
@@ -110,10 +135,14 @@ def build_batch(trajectories: Sequence[Trajectory], turn_advantages: Sequence[Se
         adv = [0.0] * len(seq)
         for (start, end), a in zip(spans, turn_adv):
             adv[start:end] = [float(a)] * (end - start)
+        rollout = traj.rollout_logprobs()
+        seq, mask, adv, rollout, image_inputs = _with_images(traj, seq, mask, adv, rollout, vision=vision)
+        pixels.append(image_inputs.get("pixel_values"))
+        grids.append(image_inputs.get("image_grid_thw"))
         ids.append(seq)
         masks.append(mask[1:])
         advs.append(adv[1:])
-        lps.append(traj.rollout_logprobs()[1:])
+        lps.append(rollout[1:])
         have_logprobs &= all(t.logprobs is not None and len(t.logprobs) == len(t.token_ids) for t in traj.turns)
     width = max(len(s) for s in ids)
     return TokenBatch(
@@ -122,11 +151,29 @@ def build_batch(trajectories: Sequence[Trajectory], turn_advantages: Sequence[Se
         loss_mask=_pad(masks, width - 1, 0.0, torch.float32),
         advantages=_pad(advs, width - 1, 0.0, torch.float32),
         rollout_logprobs=_pad(lps, width - 1, 0.0, torch.float32) if have_logprobs else None,
+        **({"pixel_values": pixels, "image_grid_thw": grids, "image_token_id": vision.image_token_id}
+           if any(p is not None for p in pixels) else {}),
     )
 
 
-def build_sft_batch(trajectories: Sequence[Trajectory], pad_id: int) -> TokenBatch:
+def _with_images(traj: Trajectory, seq: list[int], *per_token: list, vision=None) -> tuple:
+    """A trajectory's sequence and per-token lists, expanded over its images (unchanged without images),
+    and the images' pixel inputs ({} without)."""
+    from agents.vision import conversation_images
+
+    urls = conversation_images(traj.messages, [t.observation for t in traj.turns])
+    if not urls:
+        return (seq, *per_token, {})
+    if vision is None:
+        from agents.tokens import ImagesNotSupported
+
+        raise ImagesNotSupported(f"trajectory {traj.task_id} holds images: build the batch with the policy's vision processor")
+    urls = urls[: seq.count(vision.image_token_id)]  # a last observation the template refused holds no placeholder
+    return (*vision.expand(seq, urls, *per_token), vision.inputs(urls))
+
+
+def build_sft_batch(trajectories: Sequence[Trajectory], pad_id: int, vision=None) -> TokenBatch:
     """Supervised batch: advantage 1.0 on every assistant (sampled) token, no rollout logprobs."""
-    batch = build_batch(trajectories, [[1.0] * len(t.turns) for t in trajectories], pad_id)
+    batch = build_batch(trajectories, [[1.0] * len(t.turns) for t in trajectories], pad_id, vision)
     batch.rollout_logprobs = None
     return batch

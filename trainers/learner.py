@@ -25,6 +25,7 @@ and the policy update on a :class:`~trainers.batch.TokenBatch`.
 * ``activation_checkpointing``: decoder layers recompute their activations in the backward pass
   (transformers' gradient checkpointing): ~1/3 more compute, activation memory of one layer.
 * ``sft_step(batch, micro_batch)``: mean negative log-likelihood of the sampled (assistant) tokens.
+* A vision-language model gets each micro-batch's pixels; ``vision`` is what ``build_batch`` needs for images.
 * ``save_weights(dir)``: a loadable transformers folder (LoRA merged into a copy) with the source
   model's tokenizer files, or ``merged=False``: the adapter alone.
 * ``state_dict()`` / ``load_state_dict()``: trainable weights, optimizer (copied to the host
@@ -89,8 +90,7 @@ class Learner:
                  lora: LoraConfig | None = None, optim: OptimConfig | None = None, ref_model: bool = False,
                  seed: int = 0, total_steps: int | None = None, temperature: float | None = 1.0,
                  updates_per_step: int = 1, activation_checkpointing: bool = False):
-        from transformers import AutoModelForCausalLM
-
+        from agents.vision import VisionProcessor, is_vision_model, model_class
         from trainers.config import OptimConfig
 
         torch.manual_seed(seed)
@@ -99,7 +99,8 @@ class Learner:
         self.dtype = getattr(torch, dtype) if dtype else torch.float32
         self.autocast = dtype is None and self.device.startswith("cuda")  # bf16 compute, fp32 master weights
         self.temperature = effective_temperature(temperature)
-        base = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=self.dtype).to(self.device)
+        base = model_class(self.model_dir).from_pretrained(self.model_dir, dtype=self.dtype).to(self.device)
+        self.vision = VisionProcessor(self.model_dir) if is_vision_model(self.model_dir) else None  # build_batch's
         self.lora = lora
         if lora is not None:
             from peft import LoraConfig as PeftLora
@@ -165,7 +166,8 @@ class Learner:
                  model=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         with self._autocast():
             return token_logprobs(model or self.model, mb.input_ids.to(self.device), mb.attention_mask.to(self.device),
-                                  None if select is None else select.to(self.device), temperature, stats=stats)
+                                  None if select is None else select.to(self.device), temperature, stats=stats,
+                                  suppress=self.vision.suppress_ids if self.vision else None, **mb.model_inputs(self.device))
 
     def token_logprobs(self, batch: TokenBatch, grad: bool = False, *, micro_batch: int | None = None,
                        entropy: bool = False, sampled_only: bool = False,

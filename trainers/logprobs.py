@@ -68,8 +68,10 @@ def _head_logits(head: torch.nn.Module, h: torch.Tensor, temperature: float) -> 
 
 
 def _chunk(head: torch.nn.Module, h: torch.Tensor, targets: torch.Tensor, temperature: float,
-           stats: bool) -> tuple[torch.Tensor, torch.Tensor]:
+           stats: bool, suppress: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     z = _head_logits(head, h, temperature)
+    if suppress:  # tokens the policy never samples (a VLM's vision tokens): out of the distribution
+        z = z.index_fill(-1, torch.tensor(suppress, device=z.device), torch.finfo(z.dtype).min)
     lse = torch.logsumexp(z, dim=-1)
     logp = z.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
     if not stats:
@@ -82,7 +84,8 @@ def _chunk(head: torch.nn.Module, h: torch.Tensor, targets: torch.Tensor, temper
 
 
 def rows_logprobs(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0, *,
-                  stats: bool = False, chunk_rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                  stats: bool = False, chunk_rows: int | None = None,
+                  suppress: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log π_T(targets[n] | hidden[n]) for rows ``hidden [N, H]``, chunked; with ``stats``, also ``[N, 2]``:
     the entropy of π_T and whether the target is its argmax (no gradient).
 
@@ -95,9 +98,9 @@ def rows_logprobs(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Te
     for start in range(0, n, rows):
         h, t = hidden[start:start + rows], targets[start:start + rows]
         if grad:
-            lp, st = checkpoint(_chunk, head, h, t, temperature, stats, use_reentrant=False)
+            lp, st = checkpoint(_chunk, head, h, t, temperature, stats, suppress, use_reentrant=False)
         else:
-            lp, st = _chunk(head, h, t, temperature, stats)
+            lp, st = _chunk(head, h, t, temperature, stats, suppress)
         logps.append(lp)
         extra.append(st)
     logp = torch.cat(logps) if logps else hidden.new_zeros(0, dtype=torch.float32)
@@ -108,22 +111,26 @@ def rows_logprobs(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Te
 
 def token_logprobs(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                    select: torch.Tensor | None = None, temperature: float = 1.0, *, stats: bool = False,
-                   chunk_rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   chunk_rows: int | None = None, suppress: list[int] | None = None,
+                   **inputs) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-target ``[B, L-1]`` log π_T (column j scores token j + 1), filled where ``select`` (bool
     ``[B, L-1]``; None: every position) and 0 elsewhere; with ``stats``, ``[B, L-1, 2]`` entropies and
-    argmax hits likewise (see :func:`rows_logprobs`)."""
+    argmax hits likewise (see :func:`rows_logprobs`).  ``inputs``: more forward inputs (a vision-language
+    model's ``pixel_values``, ``image_grid_thw``, ``mm_token_type_ids``: :meth:`TokenBatch.model_inputs`);
+    ``suppress``: token ids the policy never samples (a VLM's vision tokens), left out of the distribution as
+    the sampler leaves them out."""
     targets = input_ids[:, 1:]
     select = torch.ones_like(targets, dtype=torch.bool) if select is None else select.to(input_ids.device).bool()
     parts = split_model(model)
     if parts is not None:
         decoder, head = parts
-        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **inputs).last_hidden_state
         rows = hidden[:, :-1][select]
     else:  # the model's own logits: no saving on the forward, the log-softmax is still chunked
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1]
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **inputs).logits[:, :-1]
         head, rows = torch.nn.Identity(), logits[select]
         head.out_features = logits.shape[-1]
-    lp, st = rows_logprobs(head, rows, targets[select], temperature, stats=stats, chunk_rows=chunk_rows)
+    lp, st = rows_logprobs(head, rows, targets[select], temperature, stats=stats, chunk_rows=chunk_rows, suppress=suppress)
     logp = torch.zeros(targets.shape, dtype=torch.float32, device=input_ids.device)
     logp = logp.masked_scatter(select, lp.float()) if lp.numel() else logp
     extra = None

@@ -237,7 +237,7 @@ class Trainer:
         flat_adv = [a for g in advantages for a in g]
         learner_metrics: dict[str, float] = {}
         if trajs:
-            batch = build_batch(trajs, flat_adv, self.learner.pad_id)
+            batch = build_batch(trajs, flat_adv, self.learner.pad_id, getattr(self.learner, "vision", None))
             for _ in range(cfg.updates_per_batch):
                 learner_metrics = self.learner.step(batch, cfg.loss, cfg.micro_batch, entropy=cfg.log_entropy)
         t3 = time.perf_counter()

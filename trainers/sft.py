@@ -133,7 +133,7 @@ def sft(learner: Any, trajs: Sequence[Trajectory], *, steps: int, batch_size: in
         began = time.perf_counter()
         rng = random.Random(sft_seed(seed, step))
         batch = [trajs[rng.randrange(len(trajs))] for _ in range(batch_size)]
-        metrics = learner.sft_step(build_sft_batch(batch, learner.pad_id), micro_batch)
+        metrics = learner.sft_step(build_sft_batch(batch, learner.pad_id, getattr(learner, "vision", None)), micro_batch)
         metrics["seconds"] = time.perf_counter() - began
         if on_step:
             on_step(step, metrics)

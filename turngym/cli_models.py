@@ -48,6 +48,19 @@ def tiny_cmd(
     console.print(str(path))
 
 
+@models_app.command("tiny-vl")
+def tiny_vl_cmd(
+    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
+    seed: int = typer.Option(0, help="weight initialisation seed"),
+    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+) -> None:
+    """Write a tiny random Qwen2-VL (2-layer vision tower, head_dim 64) with its own tokenizer, chat template and image processor."""
+    from agents.models import TINY_VL_NAME, cache_dir, write_tiny_vl
+
+    path = write_tiny_vl(out or cache_dir() / TINY_VL_NAME, seed=seed, overwrite=force)
+    console.print(str(path))
+
+
 @models_app.command("tiny-base")
 def tiny_base_cmd(
     out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
