@@ -13,7 +13,10 @@ A backend is the pair the loop needs from a sampler, behind one declared interfa
   hot-swap sync.  Several servers (``vllm_urls``, or ``vllm_servers: N`` started here in parallel):
   each episode sticks to one server, a new one goes to the least loaded
   (:class:`agents.vllm_policy.VLLMPolicy` over all the URLs), and every push reaches every server
-  (:class:`trainers.sync_multi.MultiSync`).
+  (:class:`trainers.sync_multi.MultiSync`).  With ``inference:`` set (and ``cluster:``), the servers are Ray
+  actors on nodes that advertise a resource (:class:`trainers.cluster.inference.ServerFleet`, stopped by
+  :meth:`close`); episodes are routed over their URLs as over given ones.  Pushes go through ``/dev/shm``,
+  or through ``sync.shared_dir`` when servers run on other machines.
 
 Both sample with ``max_model_len`` tokens of context, so an episode that runs out of context
 ends the same way on either.  With ``cluster:`` set (and ``rollout: vllm``), episodes run on Ray
@@ -88,11 +91,16 @@ class VLLMRollout:
 
     def __init__(self, learner: Any, *, url: str | None, max_model_len: int, temperature: float, seed: int,
                  lora_rank: int | None = None, log_path: Path | None = None, console: Any = None, sync_timeout: float = 600.0,
-                 urls: Sequence[str] | None = None, servers: int = 1):
+                 urls: Sequence[str] | None = None, servers: int = 1, fleet: Any = None, shared_dir: str | None = None):
+        """``fleet``: servers started elsewhere (Ray actors) whose ``urls`` this backend uses and ``close`` stops;
+        ``shared_dir``: where pushes are written for servers on other machines (``sync.shared_dir``)."""
+        from functools import partial
+
         from agents.vllm_policy import VLLMPolicy
 
         self.servers: list[Any] = []
-        given = list(urls or ([url] if url else []))
+        self.fleet = fleet
+        given = list(fleet.urls) if fleet is not None else list(urls or ([url] if url else []))
         try:
             if not given:
                 self.servers = start_servers(learner.model_dir, servers, lora_rank=lora_rank, max_model_len=max_model_len,
@@ -100,11 +108,13 @@ class VLLMRollout:
                                              console=console)
                 given = [s.url for s in self.servers]
             self.policy = VLLMPolicy(learner.model_dir, given, max_model_len=max_model_len)
-            make = VLLMLoraSync if lora_rank else VLLMReloadSync
+            make = partial(VLLMLoraSync if lora_rank else VLLMReloadSync, timeout=sync_timeout, shared_dir=shared_dir)
             if len(given) == 1:
-                self.sync: WeightSync = make(given[0], self.policy, timeout=sync_timeout)
+                self.sync: WeightSync = make(given[0], self.policy)
             else:
-                self.sync = MultiSync([make(u, timeout=sync_timeout) for u in given], self.policy, timeout=sync_timeout)
+                self.sync = MultiSync([make(u) for u in given], self.policy, timeout=sync_timeout)
+            if fleet is not None:  # a push or check first asks whether every server actor is still alive
+                self.sync = fleet.guard(self.sync)
         except BaseException:
             self._stop_servers()
             raise
@@ -128,8 +138,13 @@ class VLLMRollout:
 
     def _stop_servers(self) -> None:
         servers, self.servers = self.servers, []
-        for server in servers:
-            server.stop()
+        fleet, self.fleet = self.fleet, None
+        try:
+            for server in servers:
+                server.stop()
+        finally:
+            if fleet is not None:
+                fleet.close()
 
 
 def start_servers(model_dir: Any, n: int, *, log_path: Path | None = None, console: Any = None, **kwargs: Any) -> list[Any]:
@@ -156,14 +171,22 @@ def start_servers(model_dir: Any, n: int, *, log_path: Path | None = None, conso
 
 def rollout_backend(config: Any, learner: Any, *, max_model_len: int, run_dir: Path, console: Any = None) -> RolloutBackend:
     """The backend ``config.rollout`` names, sampling at ``config.sampling``'s temperature; on Ray workers
-    (around a :class:`VLLMRollout`: its server and sync stay here) when ``config.cluster`` is set."""
+    (around a :class:`VLLMRollout`: its sync stays here) when ``config.cluster`` is set, with its servers as Ray
+    actors when ``config.inference`` is set."""
     if config.rollout == "hf":
         return InProcessRollout(learner, max_batch=max(16, config.group_size * config.tasks_per_step),
                                 max_model_len=max_model_len)
+    lora_rank = config.lora.r if config.lora else None
+    fleet = None
+    if config.inference is not None:
+        from trainers.cluster.inference import start_fleet
+
+        fleet = start_fleet(config, learner.model_dir, max_model_len=max_model_len, lora_rank=lora_rank, run_dir=run_dir,
+                            console=console)
     vllm = VLLMRollout(learner, url=config.vllm_url, max_model_len=max_model_len, temperature=config.sampling.temperature,
-                       seed=config.seed, lora_rank=config.lora.r if config.lora else None,
-                       log_path=run_dir / "vllm.log", console=console, sync_timeout=config.sync_timeout,
-                       urls=config.vllm_urls, servers=config.vllm_servers)
+                       seed=config.seed, lora_rank=lora_rank, log_path=run_dir / "vllm.log", console=console,
+                       sync_timeout=config.push_timeout, urls=config.vllm_urls, servers=config.vllm_servers, fleet=fleet,
+                       shared_dir=config.sync.shared_dir)
     if getattr(config, "cluster", None) is None:
         return vllm
     from trainers.cluster.backend import cluster_backend

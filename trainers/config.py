@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agents.policy import SamplingParams
-from trainers.config_sections import ClusterConfig, LearnerConfig, _Strict
+from trainers.config_sections import ClusterConfig, InferenceConfig, LearnerConfig, SyncConfig, _ScaleOut, _Strict  # noqa: F401
 
 PRESET_DIR = Path(__file__).parent / "presets"
 SPLIT_NAMES = ("train", "val", "test")
@@ -114,7 +114,7 @@ class SFTConfig(_Strict):
         return v
 
 
-class TrainConfig(_Strict):
+class TrainConfig(_ScaleOut):  # _ScaleOut: checks across cluster, inference, servers
     env: str
     train_split: str = "train"
     eval_split: str = "val"
@@ -163,6 +163,8 @@ class TrainConfig(_Strict):
     dtype: Literal["float32", "bfloat16", "float16"] | None = None  # None: fp32 on CPU, fp32 weights + bf16 autocast on CUDA
     sft: SFTConfig | None = None  # supervised warm start before RL
     cluster: ClusterConfig | None = None  # None: rollouts in this process; set: on Ray workers
+    inference: InferenceConfig | None = None  # vLLM servers started as Ray actors (needs cluster); None: see vllm_*
+    sync: SyncConfig = Field(default_factory=SyncConfig)  # weight push: backend, shared_dir (servers elsewhere), timeout
     learner: LearnerConfig = Field(default_factory=LearnerConfig)  # learner ranks (may change on resume)
 
     @field_validator("env")
@@ -280,8 +282,9 @@ class TrainConfig(_Strict):
 
     def config_hash(self) -> str:
         """sha256 of the settings that shape the run (``out_dir``, ``steps`` and where rollouts run, ``cluster``,
-        ``vllm_urls``, ``vllm_servers``, and the learner's ``ranks``, may change on resume)."""
-        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster", "vllm_urls", "vllm_servers", "learner"})
+        ``vllm_urls``, ``vllm_servers``, ``inference``, ``sync`` and the learner's ``ranks``, may change on resume)."""
+        data = self.model_dump(mode="json", exclude={"out_dir", "steps", "cluster", "vllm_urls", "vllm_servers", "learner",
+                                                     "inference", "sync"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

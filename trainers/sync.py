@@ -7,7 +7,7 @@ which the rollout copies onto every turn it samples):
   learner's own module (``model_obj=``); nothing moves, only the version is bumped.  The GPU
   route (the GPU machine has no vLLM).
 * :class:`VLLMReloadSync`: full weights into a running vLLM server (CPU or CUDA), the recipe
-  verified on these machines: ``save_pretrained`` under ``/dev/shm``, then, inside
+  verified on these machines: ``save_pretrained`` under ``/dev/shm`` (or ``sync.shared_dir``), then, inside
   ``POST /pause?mode=wait`` ... ``POST /resume``, ``POST /collective_rpc {"method":
   "reload_weights", "kwargs": {"weights_path": DIR}}`` and **always** ``POST /reset_prefix_cache``
   (a cached prompt otherwise keeps the old weights' KV: 0.14-0.35 nats off).
@@ -52,7 +52,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from agents.vllm_server import VLLMServer
-from trainers.sync_files import ties_embeddings, untied_copy, write_untied  # noqa: F401
+from trainers.sync_files import publish, push_root, ties_embeddings, untied_copy, write_untied  # noqa: F401
 from trainers.sync_check import (  # noqa: F401  (part of this module's interface)
     CHECK_MESSAGES, SyncError, SyncMismatch, check_ids, check_policy_versions, compare_logprobs, model_logprobs, sync_tolerance,
 )
@@ -103,9 +103,10 @@ class TrainingVLLMServer(VLLMServer):
     untied copy 5e-5), so a full-weight push must reach a server whose ``lm_head`` loads on its own."""
 
     def __init__(self, model: str | os.PathLike, *args: Any, lora_rank: int | None = None, untie: bool = False,
-                 **kwargs: Any):
+                 on_spawn: Callable[[Any], None] | None = None, **kwargs: Any):
         from agents.models import resolve_model
 
+        self.on_spawn = on_spawn  # called with this server as soon as its process runs (a Ray actor's watchdog)
         extra = list(kwargs.pop("extra_args", None) or [])
         if lora_rank:
             extra += ["--enable-lora", "--max-lora-rank", str(vllm_lora_rank(lora_rank)), "--max-loras", "1"]
@@ -116,6 +117,11 @@ class TrainingVLLMServer(VLLMServer):
             kwargs.setdefault("served_name", source.name)
         super().__init__(self.untied_dir or source, *args, extra_args=extra, **kwargs)
         self.lora = bool(lora_rank)
+
+    def _wait_healthy(self) -> None:
+        if self.on_spawn is not None:
+            self.on_spawn(self)
+        super()._wait_healthy()
 
     def environment(self) -> dict[str, str]:
         env = super().environment()
@@ -147,12 +153,6 @@ def training_server(model: str | os.PathLike, *, max_model_len: int = 2048, lora
 def _bump(policy: Any) -> None:
     if policy is not None:
         policy.policy_version = int(getattr(policy, "policy_version", 0) or 0) + 1
-
-
-def shm_dir(prefix: str) -> Path:
-    """A fresh folder under ``/dev/shm`` (RAM) when it exists, else the temp folder."""
-    root = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 class SharedModuleSync:
@@ -264,31 +264,36 @@ class _HTTPSync:
 
 
 class VLLMReloadSync(_HTTPSync):
-    """Full weights through ``/dev/shm`` and vLLM's ``reload_weights`` (see the module docstring)."""
+    """Full weights through files and vLLM's ``reload_weights`` (see the module docstring): one folder under
+    ``/dev/shm``, rewritten by each push, or with ``shared_dir`` a fresh folder per push under it
+    (:func:`trainers.sync_files.publish`), for servers on other machines that mount it at the same path."""
 
-    def __init__(self, base_url: str, policy: Any = None, timeout: float = 600.0):
+    def __init__(self, base_url: str, policy: Any = None, timeout: float = 600.0, shared_dir: str | os.PathLike | None = None):
         super().__init__(base_url, policy, timeout)
-        self.folder = shm_dir("turngym-sync-")
+        self.shared_dir = shared_dir
+        self.root = push_root("turngym-sync-", shared_dir)
+        self.folder = self.root  # what the servers reload from: the last push's folder
+        self.saves = 0
 
     def save(self, model: Any) -> float:
         began = time.perf_counter()
+        self.saves += 1
         try:
-            if getattr(getattr(model, "config", None), "tie_word_embeddings", False):  # the server holds an untied copy
-                write_untied(model, self.folder)
+            if self.shared_dir is None:
+                self.folder = _write_weights(model, self.root)
             else:
-                for child in self.folder.iterdir():  # the previous push's files
-                    child.unlink()
-                model.save_pretrained(self.folder, safe_serialization=True)
+                self.folder = publish(self.root, f"v{self.saves}", lambda folder: _write_weights(model, folder))
         except OSError as e:
-            raise SyncError(f"weight sync stage 'save' ({self.folder}) failed: {e}") from e
+            raise SyncError(f"weight sync stage 'save' ({self.root}) failed: {e}") from e
         return time.perf_counter() - began
 
-    def reload(self, deadline: float | None = None) -> float:
+    def reload(self, deadline: float | None = None, folder: Path | None = None) -> float:
+        """``folder`` (default: this sync's last save) into the server."""
         began = time.perf_counter()
+        path = str(folder or self.folder)
 
         def steps(until: float) -> None:
-            self._post("reload", "/collective_rpc", until,
-                       json={"method": "reload_weights", "kwargs": {"weights_path": str(self.folder)}})
+            self._post("reload", "/collective_rpc", until, json={"method": "reload_weights", "kwargs": {"weights_path": path}})
             self._post("reset", "/reset_prefix_cache", until)
 
         self._paused(deadline or time.monotonic() + self.timeout, steps)
@@ -304,18 +309,29 @@ class VLLMReloadSync(_HTTPSync):
 
     def close(self) -> None:
         super().close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _write_weights(model: Any, folder: Path) -> Path:
+    """``model``'s weights as safetensors in ``folder``, replacing the files there (a tied model untied: the server holds an untied copy)."""
+    if getattr(getattr(model, "config", None), "tie_word_embeddings", False):
+        return write_untied(model, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for child in folder.iterdir():  # the previous push's files
+        child.unlink()
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
 
 
 class VLLMLoraSync(_HTTPSync):
     """A peft adapter hot-swapped under ``lora_name``; after a push the policy requests that name (see the module docstring)."""
 
     def __init__(self, base_url: str, policy: Any = None, lora_name: str = "turngym-policy", timeout: float = 600.0,
-                 load_inplace: bool = False):
+                 load_inplace: bool = False, shared_dir: str | os.PathLike | None = None):
         super().__init__(base_url, policy, timeout)
         self.lora_name = lora_name
         self.load_inplace = load_inplace
-        self.root = shm_dir("turngym-lora-")
+        self.root = push_root("turngym-lora-", shared_dir)  # a fresh folder per push either way
         self.folder: Path | None = None  # the adapter the server serves now (in-place loads re-read it every step)
         self.pushes = 0
         self.reread = False  # the last load was in place: vLLM 0.32 reads self.folder again on every engine step

@@ -1,4 +1,11 @@
-"""Weight files a full-weight sync writes: tied-embedding models as untied copies.
+"""Weight files a sync writes, and where: tied-embedding models as untied copies; push folders.
+
+Where (:func:`push_root`): under ``/dev/shm`` (RAM; the servers must be on this machine), or under
+``sync.shared_dir``, a folder every node mounts at the same path, for servers on other machines.
+There each push goes to a fresh folder (:func:`publish`: written beside, then renamed into place, so
+a reader on another machine never sees a half-written push or a file a network filesystem cached
+under the same name), and older pushes are removed; a root left by a killed run of this host is
+removed by the next run's :func:`gc_push_roots`.
 
 vLLM 0.32's in-place ``reload_weights`` refreshes a tied model's embeddings but not its ``lm_head``
 (the loop's sync check found SmolLM2 0.26-0.41 nats off after a push; served untied, 5e-5), so a
@@ -9,9 +16,62 @@ full-weight run serves an untied copy (:func:`untied_copy`) and pushes untied we
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
+import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def push_root(prefix: str, shared_dir: str | os.PathLike | None = None) -> Path:
+    """A fresh folder for a sync's pushes: under ``shared_dir`` (named after this host and process, for
+    :func:`gc_push_roots`), else under ``/dev/shm`` when it exists, else the temp folder."""
+    if shared_dir is not None:
+        gc_push_roots(shared_dir)
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{socket.gethostname()}-{os.getpid()}-", dir=shared_dir))
+    root = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+
+
+def gc_push_roots(shared_dir: str | os.PathLike) -> list[Path]:
+    """Remove the push folders under ``shared_dir`` whose creating process (on this host) is gone; returns them."""
+    pattern = re.compile(rf"turngym-(?:sync|lora)-{re.escape(socket.gethostname())}-(\d+)-.+")
+    removed = []
+    for path in Path(shared_dir).iterdir():
+        found = pattern.fullmatch(path.name)
+        if found and path.is_dir() and not _pid_alive(int(found[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def publish(root: Path, name: str, write: Any) -> Path:
+    """``write(folder)`` into a hidden folder beside ``root / name``, then rename it into place and remove every
+    other entry of ``root`` (older pushes, a failed push's leftovers)."""
+    final, partial = root / name, root / f".{name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    write(partial)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    for old in root.iterdir():
+        if old == final:
+            continue
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
+    return final
 
 
 def ties_embeddings(model_dir: str | os.PathLike) -> bool:

@@ -11,7 +11,8 @@ server's URL and its stage; the servers that did answer keep the new weights, so
 loop does: a ``SyncError`` ends it).  :meth:`MultiSync.check` scores the check sequence on every server
 and raises (``SyncMismatch`` when a server answered with other logprobs) naming every failing URL.
 
-Servers given by URL must see the driver's ``/dev/shm`` (the same machine), as with one server.
+Full weights go through the driver's ``/dev/shm`` (servers on its machine), or through the children's
+``shared_dir`` (a fresh folder per push, under a directory every server's machine mounts at the same path).
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ class MultiSync:
         self.policy = policy
         self.timeout = float(timeout)
         self.last_timings: dict[str, float] = {}
-        self.shared = all(hasattr(s, "reload") and hasattr(s, "folder") for s in self.syncs)
+        self.shared = all(hasattr(s, "reload") and hasattr(s, "root") for s in self.syncs)
         if self.shared:  # save once, reload everywhere: every child reads the first child's folder
             import shutil
 
             for s in self.syncs[1:]:
-                shutil.rmtree(s.folder, ignore_errors=True)
-                s.folder = self.syncs[0].folder
+                shutil.rmtree(s.root, ignore_errors=True)
+                s.root, s.folder = self.syncs[0].root, self.syncs[0].folder
 
     @property
     def urls(self) -> list[str]:
@@ -50,8 +51,11 @@ class MultiSync:
         began = time.perf_counter()
         deadline = time.monotonic() + self.timeout
         if self.shared:
-            save = self.syncs[0].save(model)
-            self._each("reload", lambda s: s.reload(deadline), deadline)
+            first = self.syncs[0]
+            save = first.save(model)
+            for s in self.syncs[1:]:
+                s.folder = first.folder
+            self._each("reload", lambda s: s.reload(deadline, first.folder), deadline)
         else:
             save = 0.0
             self._each("push", lambda s: s.push(model), deadline)

@@ -18,4 +18,7 @@ never imports Ray).
   :class:`trainers.backends.RolloutBackend` on top (vLLM server + weight sync on the driver).
 * :mod:`trainers.cluster.nodes`: connecting, the nodes and their resources, a task per node
   (sandbox GC by label at start and exit).
+* :mod:`trainers.cluster.inference`: vLLM servers started as Ray actors (``inference: {replicas}``) on
+  nodes that advertise ``inference.resources``, each on its node's IP, with a watchdog so the server's
+  processes never outlive the actor; a dead server stops the run (``ServerDied``), it is not restarted.
 """

@@ -1,7 +1,8 @@
 """``ClusterRollout``: the :class:`trainers.backends.RolloutBackend` whose episodes run on Ray workers.
 
 In training (:func:`cluster_backend`, ``cluster:`` set and ``rollout: vllm``) the driver keeps what it
-kept before: the vLLM server (given by ``vllm_url`` or started here), a driver-side ``VLLMPolicy``
+kept before: the vLLM servers (given by URL, started here, or Ray actors with ``inference:`` set, whose
+health every play checks first: :mod:`trainers.cluster.inference`), a driver-side ``VLLMPolicy``
 (``policy``: its ``policy_version``, the sync check, answer probes) and the weight sync.  Workers
 build their own ``VLLMPolicy`` on the same URL and model folder (it must exist at the same path on
 every node); each dispatch carries the driver's ``policy_version``, so every turn is stamped with
@@ -39,9 +40,12 @@ class _Version:
 
 class ClusterRollout:
     def __init__(self, cluster: Any, env: EnvSpec, worker_policy: PolicySpec, *, policy: Any = None, sync: Any = None,
-                 closers: Sequence[Callable[[], None]] = (), console: Any = None, url: str | None = None):
-        """``url``: the server workers reach (a loopback one is refused when nodes span several machines)."""
+                 closers: Sequence[Callable[[], None]] = (), console: Any = None, url: str | None = None,
+                 checks: Sequence[Callable[[], None]] = ()):
+        """``url``: the server workers reach (a loopback one is refused when nodes span several machines);
+        ``checks``: called before each play, each may raise (the server actors' health: ServerFleet.check)."""
         self.cluster, self.env = cluster, env
+        self.checks = list(checks)
         self.policy = policy if policy is not None else _Version(worker_policy.target)
         self.sync = sync
         self._closers = list(closers)
@@ -80,6 +84,8 @@ class ClusterRollout:
         if env_id and full_id(env_id) != full_id(self.env.env_id):
             raise ValueError(f"this backend's workers play {self.env.env_id}, not {env_id}")
         assert self.dispatcher is not None, "closed"
+        for check in self.checks:
+            check()
         version = getattr(self.policy, "policy_version", None)
         keys = ("policy_version", "served_name", "name") if hasattr(self.policy, "served_name") else ("policy_version",)
         state = {k: getattr(self.policy, k) for k in keys if hasattr(self.policy, k)}
@@ -140,8 +146,9 @@ def cluster_backend(config: Any, vllm: Any, *, max_model_len: int, console: Any 
         vllm.close()
         raise
     # a failure from here on closes the workers and then vllm (ClusterRollout.close)
+    fleet = getattr(vllm, "fleet", None)  # servers as Ray actors: each play first checks they are alive
     return ClusterRollout(config.cluster, env, spec, policy=policy, sync=vllm.sync, closers=[vllm.close], console=console,
-                          url=policy.base_url)
+                          url=policy.base_url, checks=[fleet.check] if fleet is not None else [])
 
 
 def _check_reachable(url: str) -> None:
