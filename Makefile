@@ -46,8 +46,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# The whole suite; tiny-base's pretraining runs beside it (scripts/run-tests.sh).
 test: setup services cluster-setup textworld-setup lint
-	$(PY) -m pytest
+	VENV=$(VENV) bash scripts/run-tests.sh
 
 test-fast: setup lint
 	$(PY) -m pytest -m "not slow"

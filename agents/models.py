@@ -20,6 +20,7 @@ torch and transformers are imported lazily: ``import agents`` works without them
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -150,13 +151,18 @@ def write_tiny_base(path: str | os.PathLike, recipe=None, *, overwrite: bool = F
 
     dest = Path(path).expanduser()
     figures = dest / "copybase.json"
-    if _complete(dest) and figures.exists() and not overwrite:
-        if json.loads(figures.read_text()).get("build_version") == BUILD_VERSION:
-            return dest
-        overwrite = True  # built by an older recipe (before the copy circuit): it does not copy
-    if overwrite and dest.exists():
-        shutil.rmtree(dest)
-    return _atomic_build(dest, lambda out: build_base(out, recipe or BaseRecipe(), log=log or (lambda line: None)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # one build at a time: a second process asking for tiny-base waits for the first one's model
+    # (`make test` starts the build beside the tests) instead of spending another 15-25 min on it
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(dest) and figures.exists() and not overwrite:
+            if json.loads(figures.read_text()).get("build_version") == BUILD_VERSION:
+                return dest
+            overwrite = True  # built by an older recipe (before the copy circuit): it does not copy
+        if overwrite and dest.exists():
+            shutil.rmtree(dest)
+        return _atomic_build(dest, lambda out: build_base(out, recipe or BaseRecipe(), log=log or (lambda line: None)))
 
 
 def smollm2_gguf() -> Path:

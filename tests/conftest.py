@@ -1,6 +1,11 @@
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that need tiny-base run last: `make test` builds it beside the others (scripts/run-tests.sh)."""
+    items.sort(key=lambda item: item.get_closest_marker("tiny_base") is not None)  # stable: order kept otherwise
+
+
 @pytest.fixture(scope="session")
 def sql_tasks():
     """The built-in SQL task set (built into $TURNGYM_HOME on first use)."""

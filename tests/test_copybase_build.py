@@ -122,3 +122,33 @@ def test_a_cached_base_of_an_older_build_is_rebuilt_and_a_current_one_reused(tmp
     assert json.loads((dest / "copybase.json").read_text())["build_version"] == BUILD_VERSION
     write_tiny_base(dest)
     assert builds == [3000]  # the current build is reused
+
+
+def test_a_second_caller_waits_for_the_build_in_progress_and_reuses_it(tmp_path, monkeypatch):
+    """`make test` builds tiny-base beside the tests; a test asking for it meanwhile must not build it again."""
+    import threading
+    import time
+
+    from agents.copybase.build import BUILD_VERSION
+    from agents.models import write_tiny_base
+
+    started, finished, builds = threading.Event(), threading.Event(), []
+
+    def slow_build(out, recipe, log):
+        builds.append(threading.current_thread().name)
+        started.set()
+        time.sleep(1.0)
+        for name in ("config.json", "tokenizer.json", "model.safetensors"):
+            (out / name).write_text("{}")
+        (out / "copybase.json").write_text(json.dumps({"build_version": BUILD_VERSION}))
+        finished.set()
+
+    monkeypatch.setattr(build, "build_base", slow_build)
+    dest = tmp_path / "tiny-base"
+    first = threading.Thread(target=write_tiny_base, args=(dest,), name="first")
+    first.start()
+    assert started.wait(10)
+    assert write_tiny_base(dest) == dest  # blocks on the lock until the first build lands
+    assert finished.is_set() and (dest / "copybase.json").exists()
+    first.join()
+    assert builds == ["first"]

@@ -29,6 +29,7 @@ TEST_TASKS = 100
 
 
 @pytest.mark.slow
+@pytest.mark.tiny_base
 @pytest.mark.timeout(3600)
 def test_tiny_base_learns_a_fresh_multihop_env_with_unseen_names(tmp_path):
     import multihop_envs  # noqa: F401  (registers Directory-v0)
