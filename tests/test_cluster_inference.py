@@ -176,10 +176,8 @@ def _live_in_group(pgid: int) -> list[int]:
     return found
 
 
-def _watchdogs(server_pid: int) -> list[int]:
-    """Pids of watchdogs watching ``server_pid``."""
-    from trainers.cluster.inference import WATCHDOG
-
+def _pids(matches) -> list[int]:
+    """Pids of this machine's processes whose argv (a list of bytes) ``matches``."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -187,9 +185,16 @@ def _watchdogs(server_pid: int) -> list[int]:
                 argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if WATCHDOG.encode() in argv and str(server_pid).encode() in argv:
+            if matches(argv):
                 found.append(int(entry))
     return found
+
+
+def _watchdogs(server_pid: int) -> list[int]:
+    """Pids of watchdogs watching ``server_pid``."""
+    from trainers.cluster.inference import WATCHDOG
+
+    return _pids(lambda argv: WATCHDOG.encode() in argv and str(server_pid).encode() in argv)
 
 
 def _until(check, seconds: float) -> float:
@@ -243,16 +248,7 @@ def test_the_watchdog_stops_the_server_group_when_its_owner_dies(tmp_path):
 # ----- two vLLM CPU servers as Ray actors (slow) -----------------------------------------------------------
 def _server_processes(ports: list[int]) -> list[int]:
     """Pids of this machine's vLLM API servers listening on ``ports``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"vllm.entrypoints.openai.api_server" in argv and any(str(p).encode() in argv for p in ports):
-                found.append(int(entry))
-    return found
+    return _pids(lambda argv: b"vllm.entrypoints.openai.api_server" in argv and any(str(p).encode() in argv for p in ports))
 
 
 def _served_requests(url: str) -> float:

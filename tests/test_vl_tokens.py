@@ -76,15 +76,21 @@ def test_hf_policy_samples_with_images_and_its_logprobs_equal_a_full_forward_wit
             conv.add_observation(OBSERVATIONS[k], final=k == 1)
     for conv in convs:
         assert check_conversation(conv) == [] and len(conv.images) == 1 + 1 + 2
-        ids, mask, lps = vision.expand(conv.ids, conv.images, conv.mask, conv.logprobs)
-        x = torch.tensor([ids])
-        with torch.no_grad():
-            logits = hf.model(input_ids=x, attention_mask=torch.ones_like(x), mm_token_type_ids=vision.token_types(x),
-                              **vision.inputs(conv.images)).logits[0].float() / 0.8
-        logits[:, vision.suppress_ids] = -torch.inf
-        logp = torch.log_softmax(logits, dim=-1)
-        diff = max(abs(logp[i - 1, ids[i]].item() - lps[i]) for i in range(1, len(ids)) if mask[i])
+        diff = max_logprob_gap(hf.model, vision, conv, temperature=0.8)
         assert diff < 1e-4, diff
+
+
+def max_logprob_gap(model, vision, conv, temperature: float) -> float:
+    """The largest |sampled logprob - the HF forward's over the expanded sequence with every turn's pixels|
+    over ``conv``'s sampled tokens (vision tokens never sampled, as the samplers do)."""
+    ids, mask, lps = vision.expand(conv.ids, conv.images, conv.mask, conv.logprobs)
+    x = torch.tensor([ids])
+    with torch.no_grad():
+        logits = model(input_ids=x, attention_mask=torch.ones_like(x), mm_token_type_ids=vision.token_types(x),
+                       **vision.inputs(conv.images)).logits[0].float() / temperature
+    logits[:, vision.suppress_ids] = -torch.inf
+    logp = torch.log_softmax(logits, dim=-1)
+    return max(abs(logp[i - 1, ids[i]].item() - lps[i]) for i in range(1, len(ids)) if mask[i])
 
 
 def test_a_vision_language_conversation_leaves_no_room_once_the_expanded_images_fill_the_context(tiny_vl, one_torch_thread):

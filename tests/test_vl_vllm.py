@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch", reason="torch not installed: install the [t
 pytest.importorskip("transformers", reason="transformers not installed: install the [train] extra")
 
 from agents.vllm_server import VLLMServer, VLLMUnavailable, vllm_python  # noqa: E402
-from tests.test_vl_tokens import FIRST, OBSERVATIONS  # noqa: E402
+from tests.test_vl_tokens import FIRST, OBSERVATIONS, max_logprob_gap  # noqa: E402
 
 
 def _cannot_serve_qwen2_vl() -> str | None:
@@ -67,13 +67,6 @@ def test_vllm_multimodal_turns_have_the_hf_logprobs(server, tiny_vl, one_torch_t
             conv.add_observation(OBSERVATIONS[k], final=k == 1)
     for conv in convs:
         assert check_conversation(conv) == []
-        ids, mask, lps = vision.expand(conv.ids, conv.images, conv.mask, conv.logprobs)
-        x = torch.tensor([ids])
-        with torch.no_grad():
-            logits = hf.model(input_ids=x, attention_mask=torch.ones_like(x), mm_token_type_ids=vision.token_types(x),
-                              **vision.inputs(conv.images)).logits[0].float() / 0.8
-        logits[:, vision.suppress_ids] = -torch.inf
-        logp = torch.log_softmax(logits, dim=-1)
-        diff = max(abs(logp[i - 1, ids[i]].item() - lps[i]) for i in range(1, len(ids)) if mask[i])
+        diff = max_logprob_gap(hf.model, vision, conv, temperature=0.8)
         assert diff < 1e-3, f"vLLM's logprobs differ from the HF forward with pixels by {diff}"
     asyncio.run(vllm.aclose())
