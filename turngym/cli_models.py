@@ -10,15 +10,18 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-models_app = typer.Typer(help="Models without a hub: SmolLM2 from its packaged GGUF, a tiny test model.", no_args_is_help=True)
+models_app = typer.Typer(help="Models without a hub: SmolLM2 from its packaged GGUF, tiny test models (text, vision-language), tiny-base.", no_args_is_help=True)
 console = Console()
+
+OUT_OPT = typer.Option(None, help="folder to write (default: the turngym cache)")
+FORCE_OPT = typer.Option(False, help="rebuild even if the folder is there")
 
 
 @models_app.command("prepare")
 def prepare_cmd(
     name: str = typer.Argument(..., help="the model to prepare: smollm2"),
-    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
-    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+    out: Optional[Path] = OUT_OPT,
+    force: bool = FORCE_OPT,
 ) -> None:
     """Convert a packaged model into a cached transformers folder (once; later calls reuse it)."""
     from agents.models import ALIASES, SMOLLM2_NAME, prepare_smollm2
@@ -37,9 +40,9 @@ def prepare_cmd(
 
 @models_app.command("tiny")
 def tiny_cmd(
-    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
+    out: Optional[Path] = OUT_OPT,
     seed: int = typer.Option(0, help="weight initialisation seed"),
-    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+    force: bool = FORCE_OPT,
 ) -> None:
     """Write a tiny random Llama model (head_dim 64) with its own tokenizer and chat template."""
     from agents.models import TINY_NAME, cache_dir, write_tiny
@@ -50,9 +53,9 @@ def tiny_cmd(
 
 @models_app.command("tiny-vl")
 def tiny_vl_cmd(
-    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
+    out: Optional[Path] = OUT_OPT,
     seed: int = typer.Option(0, help="weight initialisation seed"),
-    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+    force: bool = FORCE_OPT,
 ) -> None:
     """Write a tiny random Qwen2-VL (2-layer vision tower, head_dim 64) with its own tokenizer, chat template and image processor."""
     from agents.models import TINY_VL_NAME, cache_dir, write_tiny_vl
@@ -63,8 +66,8 @@ def tiny_vl_cmd(
 
 @models_app.command("tiny-base")
 def tiny_base_cmd(
-    out: Optional[Path] = typer.Option(None, help="folder to write (default: the turngym cache)"),
-    force: bool = typer.Option(False, help="rebuild even if the folder is there"),
+    out: Optional[Path] = OUT_OPT,
+    force: bool = FORCE_OPT,
     steps: Optional[int] = typer.Option(None, help="pretraining steps (default: the recipe's)"),
     seed: int = typer.Option(0, help="corpus and initialisation seed"),
 ) -> None:
