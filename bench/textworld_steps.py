@@ -6,7 +6,10 @@ sequence on each game twice: through ``TextWorld-v0``'s ``step`` (tool-call pars
 text cleaning, admissible listing, state key, caps) and straight on ``textworld.start(...).step``
 with the same requested infos.  The ratio is the wrapper's cost per step (goal: <= 1.2x).
 
-    python bench/textworld.py [--games 4] [--steps 40] [--difficulties coin-1,treasure-1,cooking-1]
+    python bench/textworld_steps.py [--games 4] [--steps 40] [--difficulties coin-1,treasure-1,cooking-1]
+
+(Not named ``textworld.py``: a script's folder comes first on ``sys.path``, so that name would shadow the
+``textworld`` package for every script under ``bench/``.)
 """
 
 from __future__ import annotations
