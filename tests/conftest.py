@@ -32,3 +32,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def stubs(request):
+    """Stub HTTP servers (tests/test_sync_check.py's ``Stub``), one per behaviour of the indirect parameter."""
+    from tests.test_sync_check import Stub
+
+    servers = [Stub(b) for b in request.param]
+    yield servers
+    for s in servers:
+        s.close()

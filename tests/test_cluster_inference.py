@@ -124,14 +124,6 @@ def test_a_shared_dir_push_goes_to_a_fresh_folder_and_old_pushes_go(stubs, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture
-def stubs(request):
-    servers = [Stub(b) for b in request.param]
-    yield servers
-    for s in servers:
-        s.close()
-
-
 def test_without_a_shared_dir_the_push_folder_is_in_ram_and_rewritten(tmp_path):
     stub = Stub({})
     sync = VLLMReloadSync(stub.url, timeout=5.0)

@@ -15,7 +15,7 @@ import pytest
 
 from agents.policy import SamplingParams
 from agents.vllm_policy import VLLMError
-from tests.test_sync_check import FakeModel, Stub
+from tests.test_sync_check import FakeModel
 from trainers.config import ConfigError, validate_config
 from trainers.sync import SyncError, SyncMismatch, VLLMLoraSync, VLLMReloadSync
 from trainers.sync_multi import MultiSync
@@ -110,14 +110,6 @@ def test_one_url_keeps_the_single_server_path(tiny_model):
 
 
 # ----- MultiSync against stub servers ----------------------------------------------------------------
-@pytest.fixture
-def stubs(request):
-    servers = [Stub(b) for b in request.param]
-    yield servers
-    for s in servers:
-        s.close()
-
-
 RELOAD = ["/pause", "/collective_rpc", "/reset_prefix_cache", "/resume"]
 
 

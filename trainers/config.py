@@ -23,7 +23,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agents.policy import SamplingParams
-from trainers.config_sections import ClusterConfig, InferenceConfig, LearnerConfig, SyncConfig, _ScaleOut, _Strict  # noqa: F401
+from trainers.config_sections import (  # noqa: F401
+    ClusterConfig, InferenceConfig, LearnerConfig, SectionError, SyncConfig, _ScaleOut, _Strict)
 
 PRESET_DIR = Path(__file__).parent / "presets"
 SPLIT_NAMES = ("train", "val", "test")
@@ -288,14 +289,8 @@ class TrainConfig(_ScaleOut):  # _ScaleOut: checks across cluster, inference, se
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class _FieldError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-def _field_error(field: str, message: str) -> _FieldError:
-    return _FieldError(field, message)
+def _field_error(field: str, message: str) -> SectionError:
+    return SectionError(field, message)
 
 
 # -- loading --------------------------------------------------------------------------------------

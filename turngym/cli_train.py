@@ -26,7 +26,7 @@ LIST_OPT = typer.Option(False, "--list-presets", help="list the built-in presets
 
 
 def _load(config: Optional[Path], preset: Optional[str], overrides: list[str], out: Optional[Path], *, sft_defaults: bool = False):
-    from trainers.config import ConfigError, load_config
+    from trainers.config import load_config
 
     overrides = list(overrides)
     if out is not None:
@@ -34,21 +34,18 @@ def _load(config: Optional[Path], preset: Optional[str], overrides: list[str], o
     if config is None and preset is None:
         console.print("[red]error:[/] give a CONFIG file or --preset NAME (see --list-presets)")
         raise typer.Exit(2)
-    try:
+    with _config_errors():
         cfg = load_config(config, preset, overrides)
         if sft_defaults and cfg.sft is None:
             from trainers.config import SFTConfig
 
             cfg = cfg.model_copy(update={"sft": SFTConfig()})
-    except ConfigError as e:
-        console.print(f"[red]config error:[/] {e}")
-        raise typer.Exit(2) from None
     return cfg
 
 
 @contextmanager
 def _config_errors() -> Iterator[None]:
-    """A setting found bad once the run starts (an env that rejects ``env_kwargs``): the message, exit 2."""
+    """A bad setting, found on loading or once the run starts (an env that rejects ``env_kwargs``): the message, exit 2."""
     from trainers.config import ConfigError
 
     try:
