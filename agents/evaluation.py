@@ -58,6 +58,19 @@ class Summary(BaseModel):
     mean_tool_calls: float
     invalid_action_rate: float
     pass_at_k: dict[int, float] = {}
+    env_metrics: dict[str, float] = {}  # the family's own (ToolEnv.episode_metrics), over episodes that did not fail
+
+
+def env_metrics(env_id: str, trajs: Sequence[Trajectory]) -> dict[str, float]:
+    """The env class's :meth:`envs.core.ToolEnv.episode_metrics` over the episodes that did not fail."""
+    from envs.registry import entry, resolve
+
+    target = entry(env_id).entry_point
+    target = resolve(target) if isinstance(target, str) else target
+    metrics = getattr(target, "episode_metrics", None)
+    infos = [[turn.info for turn in t.turns] for t in trajs if not t.failed]
+    values = metrics(infos) if callable(metrics) and infos else {}
+    return {k: float(v) for k, v in values.items() if v == v}  # NaN (undefined here, e.g. no junction reached): left out
 
 
 def summarize(trajs: Sequence[Trajectory], exclude_failed: bool = False) -> Summary:
@@ -119,8 +132,9 @@ def evaluate(policy: Any, env_id: str, split: str, n: int | None = None, *, samp
         trajs = asyncio.run(rollout(make_env, policy, episodes, config, env_id=env_id, on_done=on_done))
     else:
         trajs = play(make_env, episodes, sampling, on_done)
-    results = {"env": env_id, "split": split, "policy": policy.name,
-               **summarize(trajs, exclude_failed=exclude_failed).model_dump()}
+    summary = summarize(trajs, exclude_failed=exclude_failed)
+    summary.env_metrics = env_metrics(env_id, trajs)
+    results = {"env": env_id, "split": split, "policy": policy.name, **summary.model_dump()}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -124,6 +124,12 @@ class ToolEnv(gym.Env[list, str]):
     def end_task(self) -> None:
         """Release per-episode resources; called on reset and close."""
 
+    @staticmethod
+    def episode_metrics(step_infos: list[list[dict[str, Any]]]) -> dict[str, float]:
+        """Family-specific behaviour metrics over episodes (each a list of step infos), added to every
+        evaluation summary and training step as ``env_metrics``; none by default."""
+        return {}
+
     # ----- the contract -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

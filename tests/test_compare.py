@@ -121,3 +121,21 @@ def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
                                      "--set", "eval_tasks=3", "--set", "test_tasks=3"])
     assert again.exit_code == 0, again.output  # finished runs with the same config are reused, not retrained
     assert (out / "igpo" / "seed0" / "summary.json").stat().st_mtime == before
+
+
+def test_report_lists_the_envs_own_held_out_metrics_per_method_and_seed(tmp_path: Path):
+    runs = {}
+    for method, accs in {"grpo": [0.7, 0.8], "gigpo": [0.9, float("nan")]}.items():
+        runs[method] = []
+        for seed, acc in enumerate(accs):
+            folder = fake_run(tmp_path / f"{method}{seed}", [0.2, 0.4], 0.3)
+            (folder / "summary.json").write_text(json.dumps({"test": {"success_rate": 0.3, "env_metrics": {"junction_accuracy": acc}}}))
+            runs[method].append({**summarize_run(folder, wall=20.0), "seed": seed})
+    report = build_report(runs, {0: 0.1, 1: 0.1})
+    assert report["methods"]["grpo"]["test_env_metrics"] == {"junction_accuracy": pytest.approx(0.75)}
+    assert report["methods"]["gigpo"]["test_env_metrics"] == {"junction_accuracy": 0.9}  # NaN (no junction reached) left out
+    write_report({**report, "env": "turngym/Vault3-v0", "model": "tiny", "steps": 4, "episodes_per_step": 8, "eval_split": "val",
+                  "eval_tasks": 10, "test_split": "test", "test_tasks": 10}, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Held-out behaviour: the env's own metrics on test" in md
+    assert "| grpo | junction_accuracy | 0.750 | 0: 0.700, 1: 0.800 |" in md

@@ -185,3 +185,27 @@ def test_spa_run_resumed_after_step_4_refits_at_step_5_like_a_straight_run(tiny_
     assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5]
     assert [r.get("progress/fit_trajectories") for r in straight] == [6.0, None, None, None, 30.0]  # 5 steps x 2 tasks x 3
     assert resumed == straight
+
+
+def test_step_rows_and_evaluations_carry_the_envs_own_metrics(tiny_model, tmp_path, monkeypatch):
+    """A family's ``episode_metrics`` reach the step row (``env/*``, over that step's rollouts), the val
+    rows (``val/*``) and the test summary; undefined (NaN) values are left out, not logged."""
+    from envs.vault.env import VaultEnv
+    from trainers.loop import train
+    from trainers.metrics import read_metrics
+
+    def counted(step_infos):
+        return {"counted": len(step_infos), "counted_turns": sum(map(len, step_infos)), "undefined": float("nan")}
+
+    monkeypatch.setattr(VaultEnv, "episode_metrics", staticmethod(counted))
+    cfg = load_config(preset="vault-control", overrides=[*FAST, "max_turns=3", "eval_every=1", "eval_tasks=3",
+                                                          f"model={tiny_model}", f"out_dir={tmp_path / 'run'}"])
+    run = train(cfg)
+    records = [json.loads(x) for x in (run / "rollouts" / "step_0001.jsonl").read_text().splitlines()]
+    rows = read_metrics(run)
+    row = next(r for r in rows if r.get("step") == 1 and "reward" in r)
+    assert row["env/counted"] == len(records) == 6 and row["env/counted_turns"] == sum(len(r["turns"]) for r in records)
+    assert "env/undefined" not in row
+    assert [r["val/counted"] for r in rows if "val/counted" in r] == [3, 3]  # step 0 and step 1
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test"]["env_metrics"]["counted"] == 2 and "undefined" not in summary["test"]["env_metrics"]

@@ -198,3 +198,20 @@ def test_presets_name_their_regime(preset, env_id, rooms, budget):
     assert cfg.sft.teacher_kwargs == {"decoy_rate": 0.3} and VARIANTS[env_id] == (rooms, False)
     slack = (budget - oracle_turns(rooms)) // 2  # detours the budget affords
     assert slack == {"vault-saturation": rooms, "vault-starvation": 0, "vault-control": 0}[preset]
+
+
+def test_evaluations_report_junction_accuracy_and_detours():
+    """The family's own metrics reach every evaluation summary (turngym eval, a run's val and test)."""
+    from agents import make_policy
+    from agents.evaluation import evaluate
+
+    tasks = list(load_vault_tasks(3).iter("test"))[:40]
+    doors = [[i["door"] for i in play(make("Vault3-v0"), Decoy(), t.id)[1]] for t in tasks]
+    right, decoy = sum(d.count("right") for d in doors), sum(d.count("decoy") for d in doors)
+    assert right == 3 * 40 and decoy > 0  # the hand count the summary must reproduce
+    res = evaluate(make_policy("decoy", env="Vault3-v0"), "Vault3-v0", "test", 40)
+    assert res["env_metrics"] == {"junction_accuracy": pytest.approx(right / (right + decoy)), "detours": pytest.approx(decoy / 40)}
+    oracle = evaluate(make_policy("oracle", env="Vault3-v0"), "Vault3-v0", "test", 10)
+    assert oracle["env_metrics"] == {"junction_accuracy": 1.0, "detours": 0.0} and oracle["success_rate"] == 1.0
+    lookup = evaluate(make_policy("oracle", env="Lookup-v0"), "Lookup-v0", "test", 3)
+    assert lookup["env_metrics"] == {}  # a family without its own metrics adds none

@@ -168,7 +168,9 @@ def summarize_run(run: Path, wall: float | None = None) -> dict[str, Any]:
     if wall is None:
         wall = (run / "summary.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime if summary else sum(times.values())
     times["eval_and_other"] = max(0.0, wall - sum(times.values()))
-    return {"run": str(run), "episodes": episodes, "curve": curve, "test_success": test, "time": times, "wall": wall}
+    behaviour = (summary.get("test") or {}).get("env_metrics") or {}  # the env's own metrics (ToolEnv.episode_metrics)
+    return {"run": str(run), "episodes": episodes, "curve": curve, "test_success": test, "test_env_metrics": behaviour,
+            "time": times, "wall": wall}
 
 
 # -- the report's numbers -----------------------------------------------------------------------
@@ -186,6 +188,13 @@ def mean_curve(curves: Sequence[Sequence[tuple[int, float]]]) -> list[tuple[int,
 
 def episodes_to_reach(curve: Sequence[tuple[int, float, float, float]], target: float) -> int | None:
     return episodes_to_target([(e, m) for e, m, *_ in curve], target)
+
+
+def _mean_metrics(per_run: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the runs that report it (NaN values left out)."""
+    names = sorted({k for m in per_run for k in m})
+    values = {k: [m[k] for m in per_run if k in m and m[k] == m[k]] for k in names}
+    return {k: statistics.fmean(v) for k, v in values.items() if v}
 
 
 def _seed_of(run: dict[str, Any], index: int) -> int:
@@ -209,6 +218,7 @@ def build_report(results: dict[str, list[dict[str, Any]]], sft_success: dict[int
             "episodes": max((r["episodes"] for r in runs), default=0), "curve": curve,
             "time": {k: statistics.fmean(r["time"][k] for r in runs) for k in runs[0]["time"]} if runs else {},
             "wall": statistics.fmean(r["wall"] for r in runs) if runs else 0.0,
+            "test_env_metrics": _mean_metrics([r.get("test_env_metrics") or {} for r in runs]),
         }
     baseline_final = methods[baseline]["curve"][-1][1] if baseline in methods and methods[baseline]["curve"] else None
     goal = target if target is not None else baseline_final
@@ -222,7 +232,7 @@ def build_report(results: dict[str, list[dict[str, Any]]], sft_success: dict[int
             per_seed[str(_seed_of(r, i))] = {
                 "test_success": r["test_success"], "episodes_to_target": reached, "censored": reached is None,
                 "budget": r["episodes"], "auc": curve_auc(r["curve"]), "checks": r.get("checks"),
-                "config_hash": r.get("config_hash"), "state": r.get("state"),
+                "config_hash": r.get("config_hash"), "state": r.get("state"), "env_metrics": r.get("test_env_metrics") or {},
             }
         m["per_seed"] = per_seed
         m["episodes_to_target_median"] = censored_median([s["episodes_to_target"] for s in per_seed.values()]) if goal is not None else None

@@ -70,6 +70,18 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
         _table(["method", "Δ per seed (points)", "mean Δ", "95 % CI", "p", "p (Holm)"], rows)
 
 
+def behaviour_lines(report: dict[str, Any]) -> list[str]:
+    """The env's own held-out metrics (e.g. Vault's junction accuracy): mean over seeds, then per seed."""
+    names = sorted({k for m in report["methods"].values() for k in m.get("test_env_metrics") or {}})
+    if not names:
+        return []
+    rows = [[method, name, _num(m["test_env_metrics"].get(name)),
+             ", ".join(f"{s}: {_num(v.get('env_metrics', {}).get(name))}" for s, v in m.get("per_seed", {}).items())]
+            for method, m in report["methods"].items() for name in names]
+    return ["", f"## Held-out behaviour: the env's own metrics on {report.get('test_split', 'test')}", ""] + \
+        _table(["method", "metric", "mean", "per seed"], rows)
+
+
 def per_seed_lines(report: dict[str, Any]) -> list[str]:
     if not any(m.get("per_seed") for m in report["methods"].values()):
         return []
@@ -119,7 +131,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "Curves (episodes: mean success over seeds):"]
     for name, m in report["methods"].items():
         lines.append(f"- {name}: " + ", ".join(f"{e}: {100 * v:.1f}%" for e, v, _, _ in m["curve"]))
-    lines += paired_lines(report) + per_seed_lines(report) + settings_lines(report)
+    lines += paired_lines(report) + behaviour_lines(report) + per_seed_lines(report) + settings_lines(report)
     return "\n".join(lines) + "\n"
 
 

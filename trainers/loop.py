@@ -38,6 +38,7 @@ import torch
 from rich.console import Console
 
 from agents import seeds
+from agents.evaluation import env_metrics
 from agents.policy import SamplingParams
 from agents.rollout import Episode
 from agents.trajectory import Trajectory
@@ -217,6 +218,7 @@ class Trainer:
                 out.signals.append(sig)
         stats["drawn_reward"] = mean_std(returns(played))[0]
         stats["drawn_success"] = mean_std([float(t.success) for t in played])[0]
+        stats.update({f"env/{k}": v for k, v in env_metrics(cfg.env, played).items()})  # the family's own, over drawn episodes
         return out
 
     def credit_step(self, groups: list[list[Trajectory]]) -> tuple[list[list[list[float]]], list[Signals | None]]:
@@ -359,7 +361,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
 
 def _val_row(results: dict[str, Any]) -> dict[str, float]:
     """An evaluation's numeric results as ``val/*`` metrics."""
-    return {f"val/{k}": v for k, v in results.items() if isinstance(v, (int, float))}
+    row = {f"val/{k}": v for k, v in results.items() if isinstance(v, (int, float))}
+    return row | {f"val/{k}": v for k, v in results.get("env_metrics", {}).items()}
 
 
 def _extra(trainer: Trainer) -> dict[str, Any]:

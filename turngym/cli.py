@@ -163,6 +163,9 @@ def eval_cmd(
         if key == "pass_at_k":
             for k, v in value.items():
                 report.add_row(f"pass@{k}{scored}", f"{v:.3f}")
+        elif key == "env_metrics":
+            for name, v in value.items():
+                report.add_row(name, f"{v:.3f}")
         elif key in ("success_rate", "mean_reward"):
             report.add_row(key + scored, f"{value:.3f}")
         else:

@@ -158,6 +158,15 @@ class VaultEnv(ToolEnv):
         self.finish(1.0 if correct else 0.0, answered=str(code)[:40])
         return "correct" if correct else "wrong"
 
+    @staticmethod
+    def episode_metrics(step_infos: list[list[dict[str, Any]]]) -> dict[str, float]:
+        """``junction_accuracy``: right / (right + decoy) over all ``go`` calls at rooms, pooled over
+        episodes (what RL has to raise); ``detours``: decoy doors taken per episode."""
+        counts = [door_counts(infos) for infos in step_infos]
+        right, decoy = sum(c["right"] for c in counts), sum(c["decoy"] for c in counts)
+        return {"junction_accuracy": right / (right + decoy) if right + decoy else float("nan"),
+                "detours": decoy / len(counts) if counts else float("nan")}
+
 
 def door_counts(infos: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per-junction accuracy from step infos: right / (right + decoy) over the ``go`` calls at rooms."""
