@@ -139,3 +139,45 @@ def test_report_lists_the_envs_own_held_out_metrics_per_method_and_seed(tmp_path
     md = (tmp_path / "report.md").read_text()
     assert "## Held-out behaviour: the env's own metrics on test" in md
     assert "| grpo | junction_accuracy | 0.750 | 0: 0.700, 1: 0.800 |" in md
+
+
+def test_a_plan_is_fixed_before_the_runs_and_leads_the_report(tmp_path: Path):
+    from trainers.compare import PLAN_FILE, fix_plan
+    from trainers.config import ConfigError
+
+    out = tmp_path / "cmp"
+    assert fix_plan(out, None) is None and not out.exists()  # no plan: nothing written
+    fixed = fix_plan(out, "Primary: final test success, paired per seed.\n")
+    assert fixed["text"] == "Primary: final test success, paired per seed." and fixed["fixed_at"].endswith("Z")
+    assert json.loads((out / PLAN_FILE).read_text()) == fixed
+    assert fix_plan(out, "  Primary: final test success, paired per seed.") == fixed  # a resume gives the same plan
+    assert fix_plan(out, None) == fixed  # or none: the stored one still leads the report
+    with pytest.raises(ConfigError, match=r"compare.plan: differs from the plan fixed in .*plan.json"):
+        fix_plan(out, "Primary: AUC.")
+    late = tmp_path / "late"
+    (late / "grpo" / "seed0").mkdir(parents=True)
+    (late / "grpo" / "seed0" / "config.yaml").write_text("x: 1\n")
+    with pytest.raises(ConfigError, match=r"compare.plan: .*already holds runs \(grpo/seed0\) without a plan"):
+        fix_plan(late, "Primary: final test success.")
+    assert not (late / PLAN_FILE).exists()
+
+    report = build_report({"grpo": [summarize_run(fake_run(tmp_path / "g", [0.2, 0.4], 0.3), wall=20.0)]}, {0: 0.1})
+    meta = {"env": "turngym/Vault3-v0", "model": "tiny-base", "steps": 4, "episodes_per_step": 8, "eval_split": "val",
+            "eval_tasks": 10, "test_split": "test", "test_tasks": 10}
+    write_report({**report, **meta, "plan": fixed}, tmp_path / "with")
+    md = (tmp_path / "with" / "report.md").read_text()
+    assert f"## Plan (fixed before the runs, {fixed['fixed_at']})\n\nPrimary: final test success, paired per seed.\n\n## Results" in md
+    write_report({**report, **meta}, tmp_path / "without")
+    assert "No plan was fixed before these runs" in (tmp_path / "without" / "report.md").read_text()
+
+
+def test_a_compare_file_is_also_a_training_config(tmp_path: Path):
+    from trainers.compare_config import load_compare
+    from trainers.config import load_config
+
+    path = tmp_path / "compare-plan.yaml"
+    path.write_text("env: Vault2-v0\neval_every: 2\ncompare:\n  seeds: 2\n  methods: {grpo: {}, oracle-ctg: {}}\n"
+                    "  plan: |\n    Hypothesis: oracle-ctg ties grpo on the control.\n")
+    assert load_config(path).env == "turngym/Vault2-v0"  # `turngym train` ignores the compare: section
+    _, cmp = load_compare(path)
+    assert cmp.seeds == 2 and cmp.plan.startswith("Hypothesis") and list(cmp.methods) == ["grpo", "oracle-ctg"]

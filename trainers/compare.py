@@ -36,7 +36,7 @@ from typing import Any
 
 from trainers.compare_config import PER_METHOD, CompareConfig, as_compare_config, plan_methods
 from trainers.compare_stats import censored_median, curve_auc, episodes_to_target, holm, paired_differences, paired_summary
-from trainers.config import TrainConfig
+from trainers.config import ConfigError, TrainConfig
 from trainers.metrics import read_metrics
 
 TIME_KEYS = {"rollout": ("time/rollout",), "signals": ("time/credit",), "train": ("time/train", "time/sync")}
@@ -256,6 +256,34 @@ def build_report(results: dict[str, list[dict[str, Any]]], sft_success: dict[int
             "bootstrap_resamples": resamples, "sft_test_success": sft_success, "methods": methods, "paired": paired}
 
 
+PLAN_FILE = "plan.json"
+
+
+def fix_plan(out: Path, plan: str | None) -> dict[str, str] | None:
+    """Pre-registration.  The first compare into ``out`` given a plan writes it, with the time, to
+    ``OUT/plan.json`` before any run trains; a later call (a resume, more seeds) must give the same
+    plan or none.  A plan first given to a folder that already holds runs is refused: it was not
+    written before them.  Returns the fixed plan (``{"text", "fixed_at"}``), or None."""
+    path = out / PLAN_FILE
+    stored = json.loads(path.read_text()) if path.exists() else None
+    if plan is None or not plan.strip():
+        return stored
+    text = plan.strip()
+    if stored is not None:
+        if stored["text"] != text:
+            raise ConfigError(f"compare.plan: differs from the plan fixed in {path} at {stored['fixed_at']}; "
+                              "a plan is fixed before the runs (report into a new --out to change it)")
+        return stored
+    ran = sorted(str(c.parent.relative_to(out)) for c in out.glob("*/seed*/config.yaml")) if out.is_dir() else []
+    if ran:
+        raise ConfigError(f"compare.plan: {out} already holds runs ({', '.join(ran[:3])}{', ...' if len(ran) > 3 else ''}) "
+                          "without a plan; a plan written after them is not a plan (report into a new --out)")
+    out.mkdir(parents=True, exist_ok=True)
+    fixed = {"text": text, "fixed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path.write_text(json.dumps(fixed, indent=2) + "\n")
+    return fixed
+
+
 def compare(config: TrainConfig, methods: Sequence[str] | Mapping[str, Any] | CompareConfig, seeds: int | None = None,
             out: str | Path = "runs/compare", console=None) -> Path:
     """Train every method on every seed (reusing and resuming what matches), then write the report into ``out``."""
@@ -269,6 +297,7 @@ def compare(config: TrainConfig, methods: Sequence[str] | Mapping[str, Any] | Co
             run_state(out / "sft" / f"seed{seed}", sft_config(config, seed, out))
         for method, cfg in plans.items():
             run_state(out / method / f"seed{seed}", run_config(cfg, method, seed, out, model_dir))
+    plan = fix_plan(out, cmp.plan)  # before anything trains
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in plans}
     sft_success: dict[int, float | None] = {}
@@ -280,7 +309,7 @@ def compare(config: TrainConfig, methods: Sequence[str] | Mapping[str, Any] | Co
             results[method].append(run_one(cfg, method, seed, out, model_dir, console))
     report = build_report(results, sft_success, baseline=cmp.baseline_name(), target=cmp.target,
                           resamples=cmp.bootstrap, ci_seed=cmp.ci_seed)
-    report.update(env=config.env, model=config.model, steps=config.steps, episodes_per_step=config.tasks_per_step * config.group_size,
+    report.update(plan=plan, env=config.env, model=config.model, steps=config.steps, episodes_per_step=config.tasks_per_step * config.group_size,
                   eval_split=config.eval_split, eval_tasks=config.eval_tasks, test_split=config.test_split, test_tasks=config.test_tasks,
                   settings={m: {"credit_kwargs": c.credit_kwargs, "loss": c.loss.model_dump(mode="json"),
                                 "dynamic_sampling": c.dynamic_sampling} for m, c in plans.items()})

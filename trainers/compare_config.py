@@ -8,6 +8,8 @@ one more top-level section, read here and removed before the training config is 
       baseline: grpo            # what the paired differences are taken against
       target: null              # episodes-to-target threshold; null: the baseline's final mean val success
       bootstrap: 10000          # bootstrap resamples of the paired mean difference (seeded by ci_seed)
+      plan: |                   # the plan, fixed before the runs: the report's first section (see trainers.compare.fix_plan)
+        Primary: final held-out success, paired per seed against grpo ...
       methods:                  # name -> its settings; {} or null: the defaults
         grpo: {}
         drgrpo: {}              # loss defaults to agg seq-mean-token-sum, agg_constant = max_tokens x max_turns
@@ -65,6 +67,7 @@ class CompareConfig(_Strict):
     target: float | None = Field(None, ge=0.0, le=1.0)
     bootstrap: int = Field(10_000, ge=100)
     ci_seed: int = 0
+    plan: str | None = None  # written into OUT/plan.json before the first run trains; later calls must give the same
 
     @field_validator("methods", mode="before")
     @classmethod

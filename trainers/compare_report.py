@@ -120,13 +120,20 @@ def settings_lines(report: dict[str, Any]) -> list[str]:
          for m, s in settings.items()]
 
 
+def plan_lines(report: dict[str, Any]) -> list[str]:
+    plan = report.get("plan")
+    if not plan:
+        return ["No plan was fixed before these runs (`compare.plan`): read the results as exploratory.", ""]
+    return [f"## Plan (fixed before the runs, {plan['fixed_at']})", "", plan["text"], "", "## Results", ""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Credit methods on {report['env']} ({report['model']})", "",
              f"{report['steps']} RL steps × {report['episodes_per_step']} episodes per step; held-out {report['test_split']} success on "
              f"{report['test_tasks'] or 'all'} tasks at the end; curves: {report['eval_split']} success on {report['eval_tasks'] or 'all'} tasks. "
              f"Baseline {report['baseline']}'s final mean {report['eval_split']} success: {_pct(report['baseline_final_val'])}. "
              f"SFT warm start held-out success per seed: {json.dumps(report['sft_test_success'])}.", "",
-             "| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
+             *plan_lines(report), "| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
     lines += ["| " + " | ".join(r) + " |" for r in table_rows(report)]
     lines += ["", "Curves (episodes: mean success over seeds):"]
     for name, m in report["methods"].items():
@@ -192,6 +199,7 @@ def write_png(report: dict[str, Any], path: Path) -> Path | None:
 
 
 def write_report(report: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     (out / "report.md").write_text(markdown(report))
     write_png(report, out / "curves.png")

@@ -387,6 +387,7 @@ def load_config(path: str | Path | None = None, preset: str | None = None, overr
         data = _read_yaml(preset_path(preset), "preset")
     if path is not None:
         data = _merge(data, _read_yaml(Path(path), "config"))
+    data.pop("compare", None)  # a compare file's own section (trainers.compare_config): not a training setting
     for override in overrides:
         data = apply_override(data, override)
     return validate_config(data)
