@@ -43,6 +43,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agents.kv_reuse import PrefixKV, batch_with_kept, cache_tensors
 from agents.policy import Completion, Request, SamplingParams
 from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
 
@@ -59,7 +60,7 @@ class HFPolicy:
     def __init__(
         self, model: str | os.PathLike, *, device: str = "auto", dtype: str | None = None, max_batch: int = 16,
         batch_wait: float = 0.02, max_model_len: int | None = None, tool_role: str = "auto", model_obj=None,
-        autocast: str | None = None,
+        autocast: str | None = None, prefix_cache_mb: int = 1024,
     ):
         import torch
 
@@ -82,6 +83,8 @@ class HFPolicy:
         tok = self.renderer.tokenizer
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.renderer.stop_ids)
         self._lock = threading.Lock()  # one forward at a time on the model
+        # a turn prefills only what the last turn did not compute (agents.kv_reuse); 0 MB: off
+        self.kv = PrefixKV(prefix_cache_mb << 20) if prefix_cache_mb > 0 and self.renderer.vision is None else None
         self._queues: dict[int, asyncio.Queue] = {}
 
     # -- token-level interface ---------------------------------------------------------------
@@ -176,12 +179,23 @@ class HFPolicy:
             if sampling.seed is not None:
                 generator = torch.Generator(device=self.device)
                 generator.manual_seed(sampling.seed)
-            positions = None
+            positions, cache, kept = None, None, None
             if prefill:
                 positions = vision.positions(self.model, input_ids, attention, prefill["image_grid_thw"]).to(self.device)
                 prefill = {k: v.to(self.device) for k, v in prefill.items()}
-            rows = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator,
-                                positions=positions, prefill=prefill)
+            elif self.kv is not None:
+                # the weights' in-place update counters too: a caller that changes them without bumping policy_version
+                self.kv.at_version(hash((version, *((id(t), t._version) for t in self.model.parameters()))))
+                kept = [self.kv.take(p) for p in prompts]
+            if kept and any(kept):
+                laid = batch_with_kept(prompts, kept, self.pad_id, self.device)
+                input_ids, attention, positions, cache, real = laid.input_ids, laid.attention, laid.positions, laid.cache, laid.real
+            else:
+                real = [torch.nonzero(row).squeeze(-1) for row in attention]
+            rows, cache = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator,
+                                       positions=positions, prefill=prefill, cache=cache)
+            if self.kv is not None and not prefill and cache is not None:
+                self._keep(prompts, rows, cache, real, attention.shape[1])
         results = []
         for ids, lps in rows:
             reason = "stop" if ids[-1] in self.renderer.stop_ids else "length"
@@ -191,17 +205,29 @@ class HFPolicy:
             ))
         return results
 
+    def _keep(self, prompts, rows, cache, real, width: int) -> None:
+        """Keep each row's KV for its next turn: the prompt's real columns and every fed sampled token."""
+        import torch
+
+        keys, values = cache_tensors(cache)
+        for r, (prompt, (ids, _)) in enumerate(zip(prompts, rows)):
+            cols = torch.cat([real[r].cpu(), torch.arange(width, width + len(ids) - 1)]).to(keys[0].device)
+            self.kv.keep(list(prompt) + ids[:-1], [k[r].index_select(1, cols) for k in keys],
+                         [v[r].index_select(1, cols) for v in values])
+
     def _decode(self, input_ids, attention, rooms: list[int], sampling: SamplingParams, generator, *, positions=None,
-                prefill=None):
-        """The decode loop: per row, the sampled ids and their logprobs, each row until a stop id or its room.
-        ``positions``: the prompt's position ids (M-RoPE ``[3, B, L]``); ``prefill``: extra inputs of the
-        first forward (pixels)."""
+                prefill=None, cache=None):
+        """The decode loop: per row, the sampled ids and their logprobs, each row until a stop id or its room;
+        and the KV cache.  ``positions``: the prompt's position ids (M-RoPE ``[3, B, L]``); ``prefill``: extra
+        inputs of the first forward (pixels); ``cache``: KV of columns before ``input_ids`` (kept from the
+        last turn: ``attention`` covers them too)."""
         import torch
 
         params = _forward_params(self.model)
         extra = {k: 1 for k in ("logits_to_keep", "num_logits_to_keep") if k in params}  # prefill: last position only
         cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
-        cache = _new_cache()
+        cache = cache if cache is not None else _new_cache()
+        prompt_width = attention.shape[1]
         if positions is None:
             positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: count from each row's first token
         step_ids, step_positions = input_ids, positions
@@ -216,7 +242,7 @@ class HFPolicy:
                 logits[:, suppress] = -torch.inf
             if cache is None:  # a transformers that builds its own cache hands it back
                 cache = getattr(out, cache_arg, None)
-            if step_ids is input_ids and (cache is None or cache.get_seq_length() != input_ids.shape[1]):
+            if step_ids is input_ids and (cache is None or cache.get_seq_length() != prompt_width):
                 # e.g. gradient checkpointing in train mode turns the cache off: the next steps would see one token
                 raise RuntimeError("the model kept no KV cache of the prompt: sample with the model in eval mode")
             del out
@@ -233,7 +259,7 @@ class HFPolicy:
             step_ids = torch.where(torch.tensor(live, device=tokens.device), tokens, self.pad_id).unsqueeze(-1)
             step_positions = step_positions[..., -1:] + 1
             attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=-1)
-        return rows
+        return rows, cache
 
     def _autocast(self):
         from agents.models import autocast
