@@ -193,8 +193,14 @@ def test_held_out_prompts_show_only_unseen_labels():
 def test_presets_name_their_regime(preset, env_id, rooms, budget):
     from trainers.config import load_config
 
+    from trainers.compare_config import load_compare
+
     cfg = load_config(preset=preset)
-    assert (cfg.env, cfg.max_turns, cfg.model, cfg.sft.data) == (f"turngym/{env_id}", budget, "tiny", "baseline:decoy")
+    assert (cfg.env, cfg.max_turns, cfg.model, cfg.sft.data) == (f"turngym/{env_id}", budget, "tiny-base", "baseline:decoy")
+    assert cfg.test_tasks == 500 and cfg.sft.steps == 120
+    _, cmp = load_compare(preset=preset)  # the pre-registered comparison: 8 seeds, the plan names its regime
+    assert cmp.seeds == 8 and list(cmp.methods) == ["grpo", "gigpo", "igpo", "spa", "oracle-ctg"]
+    assert f"Hypothesis ({preset.removeprefix('vault-')})" in cmp.plan
     assert cfg.sft.teacher_kwargs == {"decoy_rate": 0.3} and VARIANTS[env_id] == (rooms, False)
     slack = (budget - oracle_turns(rooms)) // 2  # detours the budget affords
     assert slack == {"vault-saturation": rooms, "vault-starvation": 0, "vault-control": 0}[preset]
