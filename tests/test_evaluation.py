@@ -72,7 +72,7 @@ def test_summarize_one_sample_per_task_has_no_pass_at_k_and_empty_is_zero():
     empty = summarize([])
     assert empty.model_dump() == {
         "episodes": 0, "tasks": 0, "failed": 0, "failed_counted_as": "zero", "success_rate": 0.0, "mean_reward": 0.0,
-        "mean_turns": 0.0, "mean_tool_calls": 0.0, "invalid_action_rate": 0.0, "pass_at_k": {},
+        "mean_turns": 0.0, "mean_tool_calls": 0.0, "invalid_action_rate": 0.0, "pass_at_k": {}, "env_metrics": {},
     }
 
 
