@@ -65,9 +65,7 @@ def env_metrics(env_id: str, trajs: Sequence[Trajectory]) -> dict[str, float]:
     """The env class's :meth:`envs.core.ToolEnv.episode_metrics` over the episodes that did not fail."""
     from envs.registry import entry, resolve
 
-    target = entry(env_id).entry_point
-    target = resolve(target) if isinstance(target, str) else target
-    metrics = getattr(target, "episode_metrics", None)
+    metrics = getattr(resolve(entry(env_id).entry_point), "episode_metrics", None)
     infos = [[turn.info for turn in t.turns] for t in trajs if not t.failed]
     values = metrics(infos) if callable(metrics) and infos else {}
     return {k: float(v) for k, v in values.items() if v == v}  # NaN (undefined here, e.g. no junction reached): left out

@@ -189,13 +189,11 @@ class HFPolicy:
                 kept = [self.kv.take(p) for p in prompts]
             if kept and any(kept):
                 laid = batch_with_kept(prompts, kept, self.pad_id, self.device)
-                input_ids, attention, positions, cache, real = laid.input_ids, laid.attention, laid.positions, laid.cache, laid.real
-            else:
-                real = [torch.nonzero(row).squeeze(-1) for row in attention]
+                input_ids, attention, positions, cache = laid.input_ids, laid.attention, laid.positions, laid.cache
             rows, cache = self._decode(input_ids.to(self.device), attention.to(self.device), rooms, sampling, generator,
                                        positions=positions, prefill=prefill, cache=cache)
-            if self.kv is not None and not prefill and cache is not None:
-                self._keep(prompts, rows, cache, real, attention.shape[1])
+            if self.kv is not None:
+                self._keep(prompts, rows, cache, attention)
         results = []
         for ids, lps in rows:
             reason = "stop" if ids[-1] in self.renderer.stop_ids else "length"
@@ -205,13 +203,16 @@ class HFPolicy:
             ))
         return results
 
-    def _keep(self, prompts, rows, cache, real, width: int) -> None:
-        """Keep each row's KV for its next turn: the prompt's real columns and every fed sampled token."""
+    def _keep(self, prompts, rows, cache, attention) -> None:
+        """Keep each row's KV for its next turn: the prompt's columns that ``attention`` (the prompt's mask)
+        marks real, and every sampled token that was fed back."""
         import torch
 
         keys, values = cache_tensors(cache)
+        width = attention.shape[1]
         for r, (prompt, (ids, _)) in enumerate(zip(prompts, rows)):
-            cols = torch.cat([real[r].cpu(), torch.arange(width, width + len(ids) - 1)]).to(keys[0].device)
+            real = torch.nonzero(attention[r]).squeeze(-1).cpu()
+            cols = torch.cat([real, torch.arange(width, width + len(ids) - 1)]).to(keys[0].device)
             self.kv.keep(list(prompt) + ids[:-1], [k[r].index_select(1, cols) for k in keys],
                          [v[r].index_select(1, cols) for v in values])
 

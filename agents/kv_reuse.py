@@ -6,13 +6,13 @@ is most of a rollout's time.
 
 :class:`PrefixKV` keeps, per sampled row, the per-layer keys and values of the tokens whose KV the
 decode loop computed (the prompt and every sampled token but the last), under those token ids and the
-weights they were computed with (``policy_version`` and the parameters' in-place update counters).  A new prompt whose ids start with a kept sequence (and
-are longer) takes it over: the entry is removed, and only the new tokens are prefilled.  Other
-weights drop every entry; entries beyond ``max_bytes`` are dropped
-oldest first.  Reuse only changes which tokens are fed forward, not what they attend to: the batch is
-laid out per row as ``[padding, kept tokens, padding, new tokens]`` with an attention mask that is 0 on
-the padding and position ids that count the row's real tokens, so the logprobs equal a full prefill's
-up to float rounding (tests/test_kv_reuse.py).
+weights they were computed with (``policy_version`` and the parameters' in-place update counters).
+A new prompt whose ids start with a kept sequence (and are longer) takes it over: the entry is
+removed, and only the new tokens are prefilled.  Other weights drop every entry; entries beyond
+``max_bytes`` are dropped oldest first.  Reuse only changes which tokens are fed forward, not what
+they attend to: the batch is laid out per row as ``[padding, kept tokens, padding, new tokens]``
+with an attention mask that is 0 on the padding and position ids that count the row's real tokens,
+so the logprobs equal a full prefill's up to float rounding (tests/test_kv_reuse.py).
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ class Prefill:
     attention: Any  # (B, C + S)
     positions: Any  # (B, S)
     cache: Any  # a DynamicCache holding (B, heads, C, head_dim) per layer
-    real: list[Any]  # per row: the cache columns (of C + S) that hold its real tokens, in order
 
 
 def batch_with_kept(prompts: Sequence[Sequence[int]], kept: Sequence[Kept | None], pad_id: int, device: Any) -> Prefill:
@@ -113,24 +112,22 @@ def batch_with_kept(prompts: Sequence[Sequence[int]], kept: Sequence[Kept | None
     input_ids = torch.full((B, S), pad_id, dtype=torch.long)
     attention = torch.zeros((B, C + S), dtype=torch.long)
     positions = torch.zeros((B, S), dtype=torch.long)
-    real = []
     for r, (n, tokens) in enumerate(zip(kept_len, new)):
         input_ids[r, S - len(tokens):] = torch.tensor(tokens, dtype=torch.long)
         attention[r, C - n:C] = 1
         attention[r, C + S - len(tokens):] = 1
         positions[r, S - len(tokens):] = torch.arange(n, n + len(tokens))
-        real.append(torch.nonzero(attention[r]).squeeze(-1))
     cache = DynamicCache()
     dtype = sample.keys[0].dtype
     for layer in range(layers):
         k = torch.zeros((B, heads, C, dim), dtype=dtype, device=device)
         v = torch.zeros_like(k)
         for r, kk in enumerate(kept):
-            if kk is not None and kept_len[r]:
+            if kk is not None:
                 k[r, :, C - kept_len[r]:] = kk.keys[layer]
                 v[r, :, C - kept_len[r]:] = kk.values[layer]
         cache.update(k, v, layer)
-    return Prefill(input_ids.to(device), attention.to(device), positions.to(device), cache, [x.to(device) for x in real])
+    return Prefill(input_ids.to(device), attention.to(device), positions.to(device), cache)
 
 
 def cache_tensors(cache: Any) -> tuple[list[Any], list[Any]]:
