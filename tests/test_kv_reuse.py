@@ -43,7 +43,7 @@ def test_reused_turns_sample_what_a_full_prefill_samples(pair, temperature):
     reuse, _ = pair
     sampling = SamplingParams(temperature=temperature, max_tokens=10, seed=3)
     hits0, reused0 = reuse.kv.hits, reuse.kv.reused_tokens
-    for r, convs, got, want in turns(pair, sampling):
+    for r, _convs, got, want in turns(pair, sampling):
         assert [g.token_ids for g in got] == [w.token_ids for w in want], r
         for g, w in zip(got, want):
             assert g.logprobs == pytest.approx(w.logprobs, abs=1e-4)
