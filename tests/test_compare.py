@@ -88,6 +88,29 @@ def test_cli_takes_per_method_settings_and_names_a_bad_one(tmp_path: Path, monke
     assert result.exit_code == 1 and "compare.methods.igpo.credit_kwargs" in result.output
 
 
+def test_cli_reads_a_study_file_over_a_preset(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tests.test_compare_runs import FakeTrain
+    from trainers import compare as compare_mod
+    from turngym.cli import app
+
+    fake = FakeTrain()
+    monkeypatch.setattr(compare_mod, "_train", lambda config, resume, console=None: fake(config, resume, console))
+    study = tmp_path / "study.yaml"
+    study.write_text("compare:\n  seeds: 2\n  methods: {grpo: {}, igpo: {credit_kwargs: {normalize: separate}}}\n"
+                     "  plan: the study's own plan\n")
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(study), "--preset", "compare-tiny", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    igpo = [c for c, _ in fake.calls if c.credit == "igpo"]
+    assert len(igpo) == 2 and {c.credit_kwargs["normalize"] for c in igpo} == {"separate"}
+    assert {c.env for c, _ in fake.calls} == {"turngym/Lookup-v0"}  # the preset's training config
+    assert json.loads((out / "plan.json").read_text())["text"].startswith("the study's own plan")
+    refused = CliRunner().invoke(app, ["compare", "compare-tiny", "--preset", "compare-lookup", "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 1 and "must be a YAML file" in refused.output
+
+
 @pytest.mark.slow
 def test_compare_end_to_end_on_the_tiny_preset(tmp_path: Path):
     from typer.testing import CliRunner

@@ -169,3 +169,19 @@ def test_a_folder_of_another_config_is_refused_naming_the_field(fake: FakeTrain,
     with pytest.raises(RunMismatch, match=r"steps \(run: 2, now: 3\)"):  # a finished run is not stretched to another budget
         compare(tiny("steps=3"), SETTINGS, 1, out)
     assert fake.calls == []  # refused before anything trained
+
+
+def test_a_compare_folder_moved_or_copied_whole_keeps_its_runs(fake: FakeTrain, tmp_path: Path):
+    import shutil
+
+    compare(tiny(), ["grpo", "igpo"], 1, tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # the stored configs name a/sft/seed0/model
+    fake.calls.clear()
+    compare(tiny(), ["grpo", "igpo"], 1, tmp_path / "b")
+    assert fake.calls == []  # every run reused: its start is b's own copy of the same SFT model
+    with pytest.raises(RunMismatch, match=r"sft\.steps \(run: 10, now: 12\)"):  # the SFT run stays hash-checked
+        compare(tiny("sft.steps=12"), ["grpo"], 1, tmp_path / "b")
+    shutil.copytree(tmp_path / "a" / "grpo", tmp_path / "c" / "grpo")  # runs without their SFT model: it would train anew
+    with pytest.raises(RunMismatch, match=r"differing fields: model \(run: '.*a[/\\]sft[/\\]seed0[/\\]model'"):
+        compare(tiny(), ["grpo"], 1, tmp_path / "c")
+    assert fake.calls == []

@@ -85,3 +85,33 @@ def test_failed_episodes_are_dropped_by_the_helper_and_refused_by_the_method():
     with pytest.raises(ValueError, match="failed"):
         assign(group, [[0.0]] * 3)
     assert assign(kept, [[0.0]] * 2) == [[pytest.approx(1.0, abs=1e-5)], [pytest.approx(-1.0, abs=1e-5)]]
+
+
+def test_separate_normalization_ranks_outcomes_against_outcomes_and_gains_against_gains():
+    # A: p = .1, .4, .5 -> gains [.3, .1], outcome 1; B answers at once: no gain, outcome 0.
+    # gains [.3, .1]: mean .2, population std .1 -> [+1, -1]; outcomes [1, 0]: mean .5, std .5 -> [+1, -1].
+    group = [traj(1.0, turns=3), traj(0.0, turns=1, sample=1)]
+    adv = assign(group, [[ln(.1), ln(.4), ln(.5)], [ln(.1)]], normalize="separate")
+    assert adv[0] == pytest.approx([1.0, 0.0, 1.0], abs=1e-5)  # A_t = sum of later normalized rewards
+    assert adv[1] == pytest.approx([-1.0], abs=1e-5)
+
+
+def test_pooled_gives_a_wrong_answer_credit_when_gains_are_mostly_negative_separate_does_not():
+    # Three lookups that fetch nothing (p .5 -> .1, wrong answer) and one that helps (p .5 -> .6, right).
+    group = [traj(0.0, turns=2, sample=i) for i in range(3)] + [traj(1.0, turns=2, sample=3)]
+    probes = [[ln(.5), ln(.1)]] * 3 + [[ln(.5), ln(.6)]]
+    # pooled [-.4, 0] x 3 + [.1, 1]: mean -.0125, population std sqrt(.18609375) = .431386:
+    # the wrong answers' 0 sits above the mean: +.028976.
+    pooled = assign(group, probes)
+    assert pooled[0] == pytest.approx([-0.898265 + 0.028976, 0.028976], abs=1e-5)
+    assert pooled[3] == pytest.approx([0.260787 + 2.347081, 2.347081], abs=1e-5)
+    # separate: outcomes [0, 0, 0, 1] -> -1/sqrt(3), sqrt(3); gains [-.4, -.4, -.4, .1] -> the same.
+    sep = assign(group, probes, normalize="separate")
+    s = 1 / math.sqrt(3)
+    assert sep[0] == pytest.approx([-2 * s, -s], abs=5e-5)  # eps 1e-6 in std + eps: ~5e-6 relative
+    assert sep[3] == pytest.approx([2 * math.sqrt(3), math.sqrt(3)], abs=5e-5)
+
+
+def test_normalize_must_be_pooled_or_separate():
+    with pytest.raises(ValueError, match="normalize must be 'pooled' or 'separate'"):
+        get_credit("igpo", normalize="outcome")

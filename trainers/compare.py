@@ -71,6 +71,18 @@ def config_diff(stored: Mapping[str, Any], planned: Mapping[str, Any], ignore: S
             for k in sorted(set(a) | set(b)) if k not in ignore and a.get(k, "<unset>") != b.get(k, "<unset>")]
 
 
+def own_sft_start(stored: Any, planned: Any, run: Path) -> bool:
+    """Whether a run's stored start ``OLD/sft/seed<S>/model`` and the planned ``OUT/sft/seed<S>/model`` are
+    both the SFT model of the compare folder the run lives in (``OUT/<method>/seed<S>``): a folder moved
+    or copied whole (another machine, a study that reuses another's runs) keeps its runs.  Only when that
+    SFT run is already finished: it is hash-checked in its own folder, and was not trained anew here."""
+    if not (isinstance(stored, str) and isinstance(planned, str)):
+        return False
+    old, new = Path(stored).parts, Path(planned)
+    return (len(old) >= 3 and old[-3:] == new.parts[-3:] and old[-3] == "sft" and new.parent.parent.parent == run.parent.parent
+            and (new.parent / "summary.json").exists())  # that SFT run finished before: not one trained anew here
+
+
 def run_state(run: Path, config: TrainConfig) -> str:
     """``"fresh"``, ``"resume"`` or ``"done"`` for ``run`` under ``config``; :class:`RunMismatch` naming
     the differing fields when the folder holds a run of another config."""
@@ -79,7 +91,11 @@ def run_state(run: Path, config: TrainConfig) -> str:
     stored = run / "config.yaml"
     marker = run / MARKER
     if stored.exists():
-        diff = config_diff(yaml.safe_load(stored.read_text(encoding="utf-8")) or {}, config.model_dump(mode="json"))
+        planned = config.model_dump(mode="json")
+        found = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+        if own_sft_start(found.get("model"), planned.get("model"), run):
+            found["model"] = planned["model"]  # a moved or copied compare folder: the same start, its own copy
+        diff = config_diff(found, planned)
         if diff:
             raise RunMismatch(f"{run} holds a run of another config; differing fields: {'; '.join(diff)}. "
                               "Delete the folder or choose another --out (compare does not mix configs)")

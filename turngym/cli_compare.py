@@ -1,7 +1,8 @@
 """``turngym compare CONFIG --methods grpo,igpo,spa,gigpo --seeds 3``: credit methods side by side.
 
-CONFIG is a training config YAML or a preset name; the YAML may hold a ``compare:`` section with the
-per-method settings (``trainers/compare_config.py``), and ``--method-set NAME.FIELD=VALUE`` sets them
+CONFIG is a training config YAML or a preset name (``--preset NAME``: the YAML is read over that
+preset, as ``turngym train FILE --preset NAME`` does, its ``compare:`` section merged over the
+preset's); the YAML may hold a ``compare:`` section with the per-method settings (``trainers/compare_config.py``), and ``--method-set NAME.FIELD=VALUE`` sets them
 from the command line.  Every method's config is validated before anything trains.
 """
 
@@ -28,6 +29,8 @@ def compare_cmd(
                                                           "gigpo.dynamic_sampling=true (repeatable)")] = None,
     target: Annotated[float | None, typer.Option(help="success that 'episodes to target' counts to (default: the baseline's "
                                                       "final mean val success)")] = None,
+    preset: Annotated[str | None, typer.Option(help="a preset CONFIG (then a YAML file) is read over, e.g. a study's compare: "
+                                                    "section and plan over compare-lookup")] = None,
 ) -> None:
     """Train each method with the same env, budget, SFT start, tasks, seeds and evaluation; write curves and the paired report.
 
@@ -38,9 +41,13 @@ def compare_cmd(
     from trainers.config import ConfigError, list_presets
 
     try:
-        path, preset = (config, None) if Path(config).is_file() else (None, config)
-        if preset is not None and preset not in list_presets():
-            raise ConfigError(f"config: {config!r} is neither a file nor a preset ({list_presets()})")
+        path: str | None = config
+        if not Path(config).is_file():
+            if preset is not None:
+                raise ConfigError(f"config: with --preset, {config!r} must be a YAML file to read over the preset")
+            if config not in list_presets():
+                raise ConfigError(f"config: {config!r} is neither a file nor a preset ({list_presets()})")
+            path, preset = None, config
         names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
         cfg, cmp = load_compare(path, preset, overrides or [], methods=names, method_sets=method_sets or [], seeds=seeds)
         if target is not None:

@@ -12,10 +12,18 @@ Turn ``t`` (1-based) is credited with what its tool result taught the model abou
 the last turn, which produces the answer, gets the outcome.  A one-turn episode has only r_1 = R.
 A truncated episode is the same: its last turn gets the outcome it earned (0 when the env cut it).
 
-Normalization: z-score over *all* turn rewards of *all* samples of the group together
-(population std; std := 1 when there is at most one value; eps 1e-6), never per turn index.
-Then the discounted sum over later turns: A_t = r̂_t + γ A_{t+1} (γ = 1 as in the official script).
-A_t goes on every token of turn t.
+Normalization (``normalize="pooled"``, the paper's): z-score over *all* turn rewards of *all*
+samples of the group together (population std; std := 1 when there is at most one value; eps
+1e-6), never per turn index.  Then the discounted sum over later turns: A_t = r̂_t + γ A_{t+1}
+(γ = 1 as in the official script).  A_t goes on every token of turn t.
+
+``normalize="separate"`` (not the paper's): the gains r_1..r_{T−1} of all samples are z-scored in
+one pool and the outcomes R_i in another (the same population z-score), then summed the same way.
+Why: in one pool, gains that are mostly negative (lookups that fetch nothing lower p) pull the mean
+below 0, so a wrong answer's 0 outcome scores near or above the mean: on Lookup-v0 (6 seeds, README)
+IGPO gave a one-turn wrong guess −0.20 and the wrong answer after a failed lookup +0.66, where GRPO
+gave −0.39 and −0.02, and pushed the policy towards guessing.  Apart, an outcome is ranked only
+against outcomes, as in GRPO, and the gains add turn credit on top.
 
 The probe is scored in ``probe_template``: how the agent writes its answer.  :meth:`IGPO.env_kwargs`
 gives an env's declared template (``envs.registry``: its answer tool call) when none is given, and
@@ -57,7 +65,8 @@ class IGPO:
     name: ClassVar[str] = "igpo"
     needs: ClassVar[frozenset[str]] = frozenset({"answer_probe"})
 
-    def __init__(self, gamma: float = 1.0, gain: str = "prob", eps: float = EPS, probe_template: str = "{answer}"):
+    def __init__(self, gamma: float = 1.0, gain: str = "prob", eps: float = EPS, probe_template: str = "{answer}",
+                 normalize: str = "pooled"):
         # probe_template: the pseudo-response the answer is scored in (read by trainers.signals)
         if "{answer}" not in probe_template:
             raise ValueError(f"probe_template must contain '{{answer}}', got {probe_template!r}")
@@ -66,7 +75,9 @@ class IGPO:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         if gain not in ("prob", "logprob"):
             raise ValueError(f"gain must be 'prob' or 'logprob', got {gain!r}")
-        self.gamma, self.gain, self.eps = gamma, gain, eps
+        if normalize not in ("pooled", "separate"):
+            raise ValueError(f"normalize must be 'pooled' or 'separate', got {normalize!r}")
+        self.gamma, self.gain, self.eps, self.normalize = gamma, gain, eps, normalize
 
     @classmethod
     def env_kwargs(cls, env: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -90,5 +101,10 @@ class IGPO:
 
     def assign(self, group: Sequence[Trajectory], signals: Signals | None = None) -> list[list[float]]:
         rewards = self.turn_rewards(group, signals or Signals())
-        normalized = zscore_pooled(rewards, unbiased=False, eps=self.eps)
+        if self.normalize == "pooled":
+            normalized = zscore_pooled(rewards, unbiased=False, eps=self.eps)
+        else:  # gains and outcomes, each in its own pool
+            gains = zscore_pooled([row[:-1] for row in rewards], unbiased=False, eps=self.eps)
+            outcomes = zscore_pooled([row[-1:] for row in rewards], unbiased=False, eps=self.eps)
+            normalized = [g + o for g, o in zip(gains, outcomes)]
         return [discounted_returns(row, self.gamma) for row in normalized]
