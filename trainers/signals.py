@@ -7,8 +7,9 @@
   ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids
   the policy saw before turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then
   each tool result, ending with the generation prompt).  The answer is placed in
-  ``probe_template`` (the text before ``{answer}`` joins the prefix, only the answer span is
-  scored).  On an in-process HF model all probes of all groups are packed into a few batched
+  ``probe_template`` (the text before ``{answer}`` joins the prefix; the answer and the template's
+  text after it are scored: the tail closes the answer, but its near-certain tokens, e.g.
+  ``"}}</tool_call>``, also enter the mean and lift every p_t, not only the answer's tokens).  On an in-process HF model all probes of all groups are packed into a few batched
   forward passes (each trajectory once, up to its last turn, with every turn's answer chunk
   appended under a 4-D attention mask); a server's policy gets them all in one ``score_answers``
   call (vLLM prompt logprobs).  Every method equals scoring each ``prefix + answer`` from scratch.
