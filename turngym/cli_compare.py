@@ -2,8 +2,9 @@
 
 CONFIG is a training config YAML or a preset name (``--preset NAME``: the YAML is read over that
 preset, as ``turngym train FILE --preset NAME`` does, its ``compare:`` section merged over the
-preset's); the YAML may hold a ``compare:`` section with the per-method settings (``trainers/compare_config.py``), and ``--method-set NAME.FIELD=VALUE`` sets them
-from the command line.  Every method's config is validated before anything trains.
+preset's); the YAML may hold a ``compare:`` section with the per-method settings
+(``trainers/compare_config.py``), and ``--method-set NAME.FIELD=VALUE`` sets them from the command
+line.  Every method's config is validated before anything trains.
 """
 
 from __future__ import annotations
