@@ -27,10 +27,9 @@ from pathlib import Path
 
 import turngym  # noqa: F401  (registers envs)
 from agents.hf_policy import HFPolicy
-from trainers.compare_checks import read_step
+from trainers.compare_checks import igpo_turns, read_step
 from trainers.compare_stats import rank_auc
 from trainers.credit.base import env_credit_kwargs
-from trainers.credit.igpo import igpo_turn_rewards
 from trainers.rollout_log import rollout_path
 from trainers.signals import answer_probes
 
@@ -39,21 +38,9 @@ BARE = "{answer}"
 
 def gain_stats(groups, probes) -> dict[str, float | int | None]:
     """Mean p_0 and p_{T−1}, mean |r_t| (t < T) and the AUC of r_t against episode success."""
-    gains: list[float] = []
-    labels: list[bool] = []
-    first: list[float] = []
-    last: list[float] = []
-    for trajs, rows in zip(groups, probes):
-        for traj, lps in zip(trajs, rows):
-            n = len(traj.turns)
-            if n == 0:
-                continue
-            first.append(math.exp(lps[0]))
-            last.append(math.exp(lps[n - 1]))
-            if n >= 2:
-                r = igpo_turn_rewards(lps, n, traj.outcome)[:-1]
-                gains += r
-                labels += [traj.success] * len(r)
+    first = [math.exp(lps[0]) for trajs, rows in zip(groups, probes) for t, lps in zip(trajs, rows) if t.turns]
+    last = [math.exp(lps[len(t.turns) - 1]) for trajs, rows in zip(groups, probes) for t, lps in zip(trajs, rows) if t.turns]
+    gains, labels = igpo_turns([(trajs, [{"answer_logprobs": lps} for lps in rows]) for trajs, rows in zip(groups, probes)])
     return {"turns": len(gains), "p_first": sum(first) / len(first), "p_last": sum(last) / len(last),
             "mean_abs_gain": sum(abs(g) for g in gains) / len(gains) if gains else None,
             "auc": rank_auc(gains, labels) if gains else None}
