@@ -120,9 +120,9 @@ def build_offline(
 def check_image(client, tag: str = IMAGE) -> list[str]:
     """Problems with an existing image (missing programs, wrong user); empty when it is usable."""
     problems = []
-    try:
+    try:  # one `command -v` per program: dash (Debian's sh) reports only the first name it is given
         out = client.containers.run(
-            tag, ["sh", "-c", "command -v python3 sqlite3 && id -u && python3 -c 'import sqlite3, json'"],
+            tag, ["sh", "-c", f"for p in {' '.join(PACKAGES)}; do command -v $p; done; id -u && python3 -c 'import sqlite3, json'"],
             remove=True, network_mode="none", stdout=True, stderr=True,
         ).decode()
     except Exception as e:  # noqa: BLE001 - any failure here means the image is not usable

@@ -194,3 +194,13 @@ def test_gc_removes_orphans_only(client):
         removed = gc(client)
         assert orphan["Id"] in removed
         assert len(client.api.containers(all=True, filters={"label": f"turngym.pool={pool.id}"})) == 1  # alive owner: kept
+
+
+def test_image_check_finds_every_program_and_a_missing_one(client, monkeypatch):
+    """check_image asks for each program on its own: dash's `command -v a b` answers for `a` only, so a
+    single call once reported sqlite3 missing from a good image and failed the offline build."""
+    from sandboxes import image
+
+    assert image.check_image(client) == []
+    monkeypatch.setattr(image, "PACKAGES", (*image.PACKAGES, "no-such-program"))
+    assert image.check_image(client) == [f"no-such-program missing from {image.IMAGE}"]
