@@ -47,11 +47,17 @@ def test_report_mean_spread_and_episodes_to_reach_the_baseline(tmp_path: Path):
     assert g["episodes_to_baseline_final"] == 32 and x["episodes_to_baseline_final"] is None
     assert i["time"]["signals"] == 6.0 and g["time"]["signals"] == 2.0
     assert episodes_to_reach([(8, 0.1, 0, 0), (16, 0.3, 0, 0)], 0.3) == 16
+    # each run against its own seed's SFT start (0.1 on both seeds): grpo 0.3, 0.5 -> +0.2, +0.4
+    over = report["over_sft"]
+    assert over["grpo"]["diffs"] == {"0": pytest.approx(0.2), "1": pytest.approx(0.4)}
+    assert over["grpo"]["mean"] == pytest.approx(0.3) and over["grpo"]["p"] == pytest.approx(0.5)  # 2 of 4 flips as extreme
+    assert over["gigpo"]["mean"] == pytest.approx(0.1) and over["gigpo"]["ci_low"] == pytest.approx(0.1)
     write_report({**report, "env": "turngym/Lookup-v0", "model": "tiny", "steps": 4, "episodes_per_step": 8, "eval_split": "val",
                   "eval_tasks": 10, "test_split": "test", "test_tasks": 10}, tmp_path)
     md = (tmp_path / "report.md").read_text()
     assert "| igpo | 2 | 55.0 ± 7.1 | 50.0–60.0 | 16 (50.0%) | 32 | 8 / 6 / 5 / 5 | 24 |" in md
     assert "| gigpo | 2 | 20.0 ± 0.0 | 20.0–20.0 | not reached | 32 |" in md
+    assert "## Against the SFT warm start" in md and "| grpo | 0: +20.0, 1: +40.0 | +30.0 | [+20.0, +40.0] | 0.5" in md
     page = (tmp_path / "curves.html").read_text()
     assert "<svg" in page and "<polyline" in page and "https://" not in page and "<script" not in page
     assert (tmp_path / "curves.png").stat().st_size > 5000

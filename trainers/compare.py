@@ -267,9 +267,19 @@ def build_report(results: dict[str, list[dict[str, Any]]], sft_success: dict[int
         tested = [m for m in paired if paired[m]["p"] is not None]
         for m, p in zip(tested, holm([paired[m]["p"] for m in tested])):
             paired[m]["p_holm"] = p
+    # What RL added to its warm start: each run against the SFT model it started from (same seed).
+    starts = {int(s): v for s, v in sft_success.items() if v is not None}
+    over_sft = {}
+    for method, runs in results.items():
+        if not starts:
+            break
+        diffs = paired_differences({_seed_of(r, i): r["test_success"] for i, r in enumerate(runs)}, starts)
+        over_sft[method] = {"diffs": {str(s): d for s, d in diffs.items()},
+                            **paired_summary(list(diffs.values()), resamples=resamples, seed=ci_seed)}
     return {"baseline": baseline, "baseline_final_val": baseline_final, "target": goal,
             "target_source": "given" if target is not None else f"{baseline}'s final mean val success",
-            "bootstrap_resamples": resamples, "sft_test_success": sft_success, "methods": methods, "paired": paired}
+            "bootstrap_resamples": resamples, "sft_test_success": sft_success, "methods": methods, "paired": paired,
+            "over_sft": over_sft}
 
 
 PLAN_FILE = "plan.json"

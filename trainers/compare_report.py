@@ -70,6 +70,19 @@ def paired_lines(report: dict[str, Any]) -> list[str]:
         _table(["method", "Δ per seed (points)", "mean Δ", "95 % CI", "p", "p (Holm)"], rows)
 
 
+def over_sft_lines(report: dict[str, Any]) -> list[str]:
+    """Each method against its own SFT warm start (the same seed's): did RL raise held-out success at all?"""
+    over = report.get("over_sft") or {}
+    if not over:
+        return []
+    rows = [[name, ", ".join(f"{s}: {_pp(d)}" for s, d in p["diffs"].items()) or "n/a", _pp(p["mean"]),
+             "n/a" if p["ci_low"] is None else f"[{_pp(p['ci_low'])}, {_pp(p['ci_high'])}]", _num(p["p"])]
+            for name, p in over.items()]
+    return ["", f"## Against the SFT warm start: final held-out {report.get('test_split', 'test')} success", "",
+            "Per seed: the method's run − the SFT model it started from, in points; CI and p as above (not Holm-adjusted).", ""] + \
+        _table(["method", "Δ per seed (points)", "mean Δ", "95 % CI", "p"], rows)
+
+
 def behaviour_lines(report: dict[str, Any]) -> list[str]:
     """The env's own held-out metrics (e.g. Vault's junction accuracy): mean over seeds, then per seed."""
     names = sorted({k for m in report["methods"].values() for k in m.get("test_env_metrics") or {}})
@@ -138,7 +151,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "Curves (episodes: mean success over seeds):"]
     for name, m in report["methods"].items():
         lines.append(f"- {name}: " + ", ".join(f"{e}: {100 * v:.1f}%" for e, v, _, _ in m["curve"]))
-    lines += paired_lines(report) + behaviour_lines(report) + per_seed_lines(report) + settings_lines(report)
+    lines += paired_lines(report) + over_sft_lines(report) + behaviour_lines(report) + per_seed_lines(report) + settings_lines(report)
     return "\n".join(lines) + "\n"
 
 
