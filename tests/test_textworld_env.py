@@ -149,6 +149,20 @@ def test_state_key_is_the_game_state_not_the_path(tasks):
     assert keys[-1] != keys[-2] and json.loads(keys[-1])[2] == ["coin"]  # picking the coin up changes it
 
 
+def test_revisits_count_turns_that_return_to_a_state_already_seen(tasks):
+    env = make_env(tasks)
+    task_id = tasks.ids("test")[0]  # level 3: go, go, take coin
+    info, _ = play(env, [], task_id)
+    route = info["walkthrough"]
+    back = {"go east": "go west", "go west": "go east", "go north": "go south", "go south": "go north"}[route[0]]
+    _, wandered = play(env, [route[0], back, route[0], "look", *route[1:]], task_id)
+    assert [s[4]["revisit"] for s in wandered] == [False, True, True, True, False, False]
+    _, straight = play(env, route, task_id)
+    assert not any(s[4]["revisit"] for s in straight) and straight[-1][4]["success"]
+    metrics = TextWorldEnv.episode_metrics([[s[4] for s in wandered], [s[4] for s in straight], [{"turn": 1}]])
+    assert metrics == {"revisits": pytest.approx(3 / 2), "revisit_rate": pytest.approx(3 / 9)}  # the flagless episode is left out
+
+
 def test_bad_input_is_explained_and_costs_a_turn(tasks):
     env = make_env(tasks)
     obs, info = env.reset(options={"task": tasks.ids("test")[0]})

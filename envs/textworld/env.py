@@ -21,6 +21,11 @@ as ``restart``/``quit``/``save`` that would leave the game waiting for a yes/no)
 costs a turn and says why.  A game that stops answering (the interpreter raises) is an
 infrastructure fault: :class:`tools.ToolInfrastructureError`, the episode is ``failed``.
 
+Behaviour metrics (:meth:`TextWorldEnv.episode_metrics`, in every evaluation and training step):
+every step's info says whether the turn ended in a state the episode had already been in
+(``revisit``: a detour walked back, a command that changed nothing); ``revisits`` is their mean
+number per episode and ``revisit_rate`` their share of all turns.
+
 ``state_key``: the game's exact state, not a count of calls: ``[task id, room, sorted inventory,
 score, digest of every world fact]`` (generated games; the facts cover doors, containers, cooked and
 cut food); for a plain Z-machine game, Jericho's world-state hash, or (for games Jericho does not fully
@@ -155,14 +160,26 @@ class TextWorldEnv(ToolEnv):
     # ----- the gym API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = super().reset(seed=seed, options=options)
+        self._visited = {info["state_key"]}
         info.update(walkthrough=list(self._walkthrough), max_score=self._max_score, score=self._score,
                     game=self._meta.get("key") or self.task.data.get("file"), difficulty=self.task.data.get("difficulty"))
         return obs, info
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = super().step(action)
-        info.update(score=self._score, max_score=self._max_score)
+        info.update(score=self._score, max_score=self._max_score, revisit=info["state_key"] in self._visited)
+        self._visited.add(info["state_key"])
         return obs, reward, terminated, truncated, info
+
+    @staticmethod
+    def episode_metrics(step_infos: list[list[dict[str, Any]]]) -> dict[str, float]:
+        """``revisits``: turns per episode that ended in a state the episode had been in before;
+        ``revisit_rate``: their share of all turns (what a detour-free walk drives to 0)."""
+        flags = [[bool(info["revisit"]) for info in infos if "revisit" in info] for infos in step_infos
+                 if any("revisit" in info for info in infos)]  # episodes recorded before the flag existed: left out
+        turns = sum(map(len, flags))
+        return {"revisits": sum(map(sum, flags)) / len(flags) if flags else float("nan"),
+                "revisit_rate": sum(map(sum, flags)) / turns if turns else float("nan")}
 
     # ----- the tool -------------------------------------------------------------------------------
     def _refuse(self, reason: str) -> ToolError:
