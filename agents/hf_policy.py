@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 from agents.kv_reuse import PrefixKV, batch_with_kept, cache_tensors
 from agents.policy import Completion, Request, SamplingParams
-from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
+from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, check_probe_pairs, load_renderer
 
 
 @dataclass
@@ -292,21 +292,22 @@ class HFPolicy:
         return out
 
     async def score_answers(
-        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, temperature: float = 1.0
+        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, tails: Sequence[str] | None = None,
+        temperature: float = 1.0,
     ) -> list[float]:
         """Mean log p_T(answer tokens | prefix) for each pair; batched forward passes of ``max_batch``.
 
-        ``temperature`` as in :meth:`forward_logprobs` (the answer probes of a run that samples at T).
+        ``tails[i]`` follows answer i unscored (:func:`agents.tokens.answer_span_ids`); ``temperature``
+        as in :meth:`forward_logprobs` (the answer probes of a run that samples at T).
         """
-        if len(prefixes) != len(answers):
-            raise ValueError("one answer per prefix")
-        probes = [answer_probe_ids(self.renderer, p, a) for p, a in zip(prefixes, answers)]
+        tails = check_probe_pairs(prefixes, answers, tails)
+        probes = [answer_probe_ids(self.renderer, p, a, t) for p, a, t in zip(prefixes, answers, tails)]
         scores: list[float] = []
         for i in range(0, len(probes), self.max_batch):
             chunk = probes[i:i + self.max_batch]
-            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _ in chunk], temperature=temperature)
-            for (_ids, start), lps in zip(chunk, rows):
-                answer_lps = lps[start - 1:]
+            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _, _ in chunk], temperature=temperature)
+            for (_ids, start, end), lps in zip(chunk, rows):
+                answer_lps = lps[start - 1:end - 1]  # lps[i - 1] scores ids[i]
                 scores.append(sum(answer_lps) / len(answer_lps))
         return scores
 

@@ -15,8 +15,9 @@ whose ``privileged`` attribute is true (the oracle); the rollout hands every oth
   token was drawn from: log softmax(logits / T) at temperature T > 0 (renormalised over the top-p set
   when top_p < 1; vLLM's ``processed_logprobs``), the raw log softmax when greedy.  Raises
   :class:`agents.tokens.ContextExhausted` when a conversation leaves no room for one token.
-* ``score_answers(prefixes, answers, *, temperature=1.0) -> list[float]``: mean log π_T(answer
-  tokens | prefix ids), one per pair (the answer probes of information-gain credit); a backend that
+* ``score_answers(prefixes, answers, *, tails=None, temperature=1.0) -> list[float]``: mean log π_T(answer
+  tokens | prefix ids), one per pair (the answer probes of information-gain credit); ``tails[i]``
+  follows answer i as context and is not scored (:func:`agents.tokens.answer_span_ids`); a backend that
   cannot score at T raises ``NotImplementedError`` (vLLM's prompt logprobs are always T = 1).
 * ``policy_version: int``: the weights version; 0 at load, bumped by the trainer after each weight
   sync.  Completions are stamped with the version current when their request was sent.
@@ -79,6 +80,6 @@ class TokenPolicy(Policy, Protocol):
         ...
 
     async def score_answers(self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *,
-                            temperature: float = 1.0) -> list[float]:
-        """Mean log π_T(answer tokens | prefix), one per (prefix, answer) pair."""
+                            tails: Sequence[str] | None = None, temperature: float = 1.0) -> list[float]:
+        """Mean log π_T(answer tokens | prefix), one per (prefix, answer) pair; ``tails[i]`` follows unscored."""
         ...

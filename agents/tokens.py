@@ -275,13 +275,37 @@ def load_renderer(model_dir, tool_role: str = "auto") -> ChatRenderer:
     return ChatRenderer(tokenizer, tool_role=tool_role, stop_ids=stops, vision=vision)
 
 
-def answer_probe_ids(renderer: ChatRenderer, prefix_ids: Sequence[int], answer: str) -> tuple[list[int], int]:
-    """``prefix_ids`` + the answer's ids, and where the answer starts.
+def answer_span_ids(renderer: ChatRenderer, answer: str, tail: str = "") -> tuple[list[int], int]:
+    """The ids of ``answer + tail`` as the model would write them, and how many of them hold the answer:
+    every token with at least one of the answer's characters (a token that merges the answer's last
+    character with the tail's first counts as the answer's).  The tail (e.g. a tool call's closing
+    ``"}}</tool_call>``) is context that follows the answer, never scored."""
+    text = answer + tail
+    ids = renderer.encode(text)
+    if not answer or not ids:
+        raise ValueError("the answer encodes to no tokens")
+    if not tail:
+        return ids, len(ids)
+    tokenizer = renderer.tokenizer
+    if getattr(tokenizer, "is_fast", False):
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        return ids, sum(1 for start, _ in offsets if start < len(answer))
+    # a slow tokenizer has no offsets: the shortest run of ids whose text covers the answer
+    return ids, next(k for k in range(1, len(ids) + 1) if len(renderer.decode(ids[:k])) >= len(answer))
+
+
+def check_probe_pairs(prefixes: Sequence[Any], answers: Sequence[str], tails: Sequence[str] | None) -> list[str]:
+    """``score_answers``' arguments checked: one answer (and one tail, if given) per prefix; the tails, "" by default."""
+    if len(prefixes) != len(answers) or (tails is not None and len(tails) != len(answers)):
+        raise ValueError("one answer (and one tail, if tails are given) per prefix")
+    return list(tails) if tails is not None else [""] * len(answers)
+
+
+def answer_probe_ids(renderer: ChatRenderer, prefix_ids: Sequence[int], answer: str, tail: str = "") -> tuple[list[int], int, int]:
+    """``prefix_ids`` + the ids of ``answer + tail``, and where the answer's ids start and end.
 
     The prefix normally ends with the generation prompt (e.g. :meth:`Trajectory.prefix_ids`), so
-    the answer is scored as the assistant's next words.
+    the answer is scored as the assistant's next words; ``tail`` follows it unscored.
     """
-    answer_ids = renderer.encode(answer)
-    if not answer_ids:
-        raise ValueError("the answer encodes to no tokens")
-    return list(prefix_ids) + answer_ids, len(prefix_ids)
+    ids, answer_len = answer_span_ids(renderer, answer, tail)
+    return list(prefix_ids) + ids, len(prefix_ids), len(prefix_ids) + answer_len

@@ -48,7 +48,7 @@ from collections.abc import Iterator, Sequence
 import httpx
 
 from agents.policy import Completion, Request, SamplingParams
-from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, load_renderer
+from agents.tokens import ContextExhausted, ImagesNotSupported, TokenConversation, answer_probe_ids, check_probe_pairs, load_renderer
 
 
 class VLLMError(RuntimeError):
@@ -144,21 +144,22 @@ class VLLMPolicy:
 
     # -- answer probes --------------------------------------------------------------------
     async def score_answers(
-        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, temperature: float = 1.0
+        self, prefixes: Sequence[Sequence[int]], answers: Sequence[str], *, tails: Sequence[str] | None = None,
+        temperature: float = 1.0,
     ) -> list[float]:
-        """Mean log p(answer tokens | prefix) for each pair, from the server's prompt logprobs.
+        """Mean log p(answer tokens | prefix) for each pair, from the server's prompt logprobs; ``tails[i]``
+        follows answer i unscored.
 
         ``temperature`` other than 1 (or 0, which means 1) raises ``NotImplementedError``: the server's
         prompt logprobs are at T = 1; score such probes with the learner's model instead.
         """
-        if len(prefixes) != len(answers):
-            raise ValueError("one answer per prefix")
+        tails = check_probe_pairs(prefixes, answers, tails)
         if temperature not in (0.0, 1.0):
             raise NotImplementedError(
                 f"vLLM's prompt logprobs are at temperature 1, not {temperature}: score answer probes at the "
                 "sampling temperature with an in-process model (HFPolicy or the learner)"
             )
-        return list(await asyncio.gather(*(self._score(p, a) for p, a in zip(prefixes, answers))))
+        return list(await asyncio.gather(*(self._score(p, a, t) for p, a, t in zip(prefixes, answers, tails))))
 
     async def token_logprobs(self, ids: Sequence[int]) -> list[float]:
         """log p(ids[i] | ids[:i]) for i >= 1 (the server's prompt logprobs)."""
@@ -170,10 +171,10 @@ class VLLMPolicy:
             raise VLLMError(f"server returned no prompt logprobs for {len(ids)} ids")
         return [float(rows[i][str(tok)]["logprob"]) for i, tok in enumerate(ids) if i >= 1]
 
-    async def _score(self, prefix: Sequence[int], answer: str) -> float:
-        ids, start = answer_probe_ids(self.renderer, prefix, answer)
+    async def _score(self, prefix: Sequence[int], answer: str, tail: str) -> float:
+        ids, start, end = answer_probe_ids(self.renderer, prefix, answer, tail)
         lps = await self.token_logprobs(ids)  # lps[i - 1] scores ids[i]
-        answer_lps = lps[start - 1:]
+        answer_lps = lps[start - 1:end - 1]
         return sum(answer_lps) / len(answer_lps)
 
     # -- HTTP -----------------------------------------------------------------------------

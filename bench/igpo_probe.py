@@ -12,7 +12,9 @@ path training uses: with the env's probe template and with ``"{answer}"``.  Prin
 pooled: the mean probe probability before the first turn (p_0) and before the last (p_{T−1}), the
 mean |r_t| of the turns before the last, and the AUC of r_t against the episode's success (0.5: the gain does not tell turns
 of successful episodes from the others); also the largest difference between the env-template
-re-score and the probes stored at training time (a check that this reproduces what IGPO trained on).
+re-score and the probes stored at training time (a check that this reproduces what IGPO trained on;
+runs trained before probes scored only the answer's tokens, when the template's tail was scored too,
+differ by that tail's share).
 
     python bench/igpo_probe.py runs/compare-lookup [--json OUT.json]
 """

@@ -42,9 +42,9 @@ def counting_score_answers(policy):
     calls: list[int] = []
     original = policy.score_answers
 
-    async def counting(prefixes, answers):
+    async def counting(prefixes, answers, **kwargs):
         calls.append(len(prefixes))
-        return await original(prefixes, answers)
+        return await original(prefixes, answers, **kwargs)
 
     policy.score_answers = counting
     try:

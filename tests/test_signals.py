@@ -42,7 +42,7 @@ def test_probe_prefixes_are_the_ids_before_each_turn_with_the_template_lead(hf):
     traj = token_traj([[60, 61], [62]], 1.0)
     reqs = probe_requests([traj], hf.renderer, "Answer: {answer}.")
     lead = hf.renderer.encode("Answer: ")
-    assert reqs == [([50, 51, 52, 53] + lead, "417."), ([50, 51, 52, 53, 60, 61, 40, 41, 42] + lead, "417.")]
+    assert reqs == [([50, 51, 52, 53] + lead, "417", "."), ([50, 51, 52, 53, 60, 61, 40, 41, 42] + lead, "417", ".")]
     with pytest.raises(ValueError, match="states no answer"):
         probe_requests([token_traj([[60]], 1.0, answer="")], hf.renderer)
 

@@ -191,3 +191,38 @@ def test_hf_answer_scores_are_mean_answer_logprobs_and_batch_invariant(hf, rende
         assert abs(score - manual) < 1e-4
     single = asyncio.run(hf.score_answers(prefixes[1:], answers[1:]))
     assert abs(single[0] - scores[1]) < 1e-4
+
+
+def test_answer_span_is_the_answer_tokens_of_answer_plus_tail(renderer):
+    """IGPO scores only the answer: the tail (a tool call's closing text) follows it as context.  A token
+    that merges the answer's last character with the tail's first belongs to the answer."""
+    from agents.tokens import answer_probe_ids, answer_span_ids
+
+    ids, n = answer_span_ids(renderer, "417", '"}}</tool_call>')
+    assert ids == renderer.encode('417"}}</tool_call>') and renderer.decode(ids[:n]) == "417" and n == len(renderer.encode("417"))
+    merged = renderer.encode("ab")
+    assert len(merged) == 1 and answer_span_ids(renderer, "a", "b") == (merged, 1)  # the tokenizer writes "ab" as one token
+    assert answer_span_ids(renderer, "417", "") == (renderer.encode("417"), 3)
+    assert answer_probe_ids(renderer, [5, 6], "417", ".") == ([5, 6, *renderer.encode("417.")], 2, 5)
+
+    class Slow:  # a tokenizer without offsets: the shortest run of ids whose text covers the answer
+        tokenizer = type("T", (), {"is_fast": False})()
+        encode, decode = renderer.encode, renderer.decode
+
+    assert answer_span_ids(Slow(), "Paris", '"}}') == answer_span_ids(renderer, "Paris", '"}}')
+    with pytest.raises(ValueError, match="no tokens"):
+        answer_span_ids(renderer, "", ".")
+
+
+def test_hf_answer_scores_leave_the_tail_out_of_the_mean(hf, renderer):
+    prefix = TokenConversation(renderer, [SYSTEM, {"role": "user", "content": "x"}]).ids
+    tail = '"}}</tool_call>'
+    ids = prefix + renderer.encode("347" + tail)
+    with torch.no_grad():
+        logp = torch.log_softmax(hf.model(torch.tensor([ids])).logits[0], -1)
+    per_token = [logp[len(prefix) - 1 + k, t].item() for k, t in enumerate(ids[len(prefix):])]
+    got, with_tail = asyncio.run(hf.score_answers([prefix, prefix], ["347", "347" + tail], tails=[tail, ""]))
+    assert got == pytest.approx(sum(per_token[:3]) / 3, abs=1e-4)  # "3", "4", "7" only
+    assert with_tail == pytest.approx(sum(per_token) / len(per_token), abs=1e-4)  # the old, tail-scoring probe
+    with pytest.raises(ValueError, match="one tail"):
+        asyncio.run(hf.score_answers([prefix], ["347"], tails=[]))

@@ -164,8 +164,8 @@ class Flaky:
     async def generate(self, requests, sampling) -> list[Completion]:
         return await self.inner.generate(requests, sampling)
 
-    async def score_answers(self, prefixes, answers) -> list[float]:
-        return await self.inner.score_answers(prefixes, answers)
+    async def score_answers(self, prefixes, answers, **kwargs) -> list[float]:
+        return await self.inner.score_answers(prefixes, answers, **kwargs)
 
     async def generate_tokens(self, convs, sampling) -> list[Completion]:
         self.calls += 1

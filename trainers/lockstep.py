@@ -42,8 +42,8 @@ class LockstepPolicy:
     def start_conversation(self, messages: Sequence[dict]) -> TokenConversation:
         return self.inner.start_conversation(messages)
 
-    async def score_answers(self, prefixes, answers) -> list[float]:
-        return await self.inner.score_answers(prefixes, answers)
+    async def score_answers(self, prefixes, answers, **kwargs) -> list[float]:
+        return await self.inner.score_answers(prefixes, answers, **kwargs)
 
     def begin(self, episodes: int) -> None:
         self.active, self._pending = episodes, []

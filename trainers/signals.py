@@ -7,9 +7,10 @@
   ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids
   the policy saw before turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then
   each tool result, ending with the generation prompt).  The answer is placed in
-  ``probe_template`` (the text before ``{answer}`` joins the prefix; the answer and the template's
-  text after it are scored: the tail closes the answer, but its near-certain tokens, e.g.
-  ``"}}</tool_call>``, also enter the mean and lift every p_t, not only the answer's tokens).  On an in-process HF model all probes of all groups are packed into a few batched
+  ``probe_template``: the text before ``{answer}`` joins the prefix, the text after it (e.g.
+  ``"}}</tool_call>``) follows the answer as context, and only the answer's tokens are scored
+  (:func:`agents.tokens.answer_span_ids`: the ids of ``answer + tail`` as the model writes them, the
+  tail's near-certain tokens left out of the mean).  On an in-process HF model all probes of all groups are packed into a few batched
   forward passes (each trajectory once, up to its last turn, with every turn's answer chunk
   appended under a 4-D attention mask); a server's policy gets them all in one ``score_answers``
   call (vLLM prompt logprobs).  Every method equals scoring each ``prefix + answer`` from scratch.
@@ -27,6 +28,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from agents.tokens import answer_span_ids
 from trainers.credit.base import SIGNALS, Signals
 
 if TYPE_CHECKING:
@@ -48,8 +50,8 @@ def probe_answer(traj: Trajectory) -> str:
     return str(answer)
 
 
-def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: str = "{answer}") -> list[tuple[list[int], str]]:
-    """(prefix ids, answer text) for every turn t = 0 .. T−1 of every trajectory, in order."""
+def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: str = "{answer}") -> list[tuple[list[int], str, str]]:
+    """(prefix ids, answer text, tail text) for every turn t = 0 .. T−1 of every trajectory, in order."""
     if "{answer}" not in probe_template:
         raise ValueError(f"probe_template must contain '{{answer}}', got {probe_template!r}")
     lead, tail = probe_template.split("{answer}", 1)
@@ -62,7 +64,7 @@ def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: s
         spans = traj.turn_spans()
         answer = probe_answer(traj)
         for t in range(len(traj.turns)):
-            out.append((ids[: spans[t][0]] + lead_ids, answer + tail))
+            out.append((ids[: spans[t][0]] + lead_ids, answer, tail))
     return out
 
 
@@ -73,12 +75,12 @@ def _forward_params(model: Any) -> Any:
     return inspect.signature(base.forward).parameters
 
 
-def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int]],
+def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int, int]],
                         lock: Any = None, temperature: float = 1.0) -> list[float]:
     """Probes of one trajectory from one forward pass and its KV cache (an in-process HF model).
 
-    ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead then the
-    answer, and where the answer starts in them).  The trajectory up to the last turn's start runs
+    ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead, the answer
+    and the template's tail; where the answer's ids start and end in them).  The trajectory up to the last turn's start runs
     once; for t from the last turn down, the cache is cut back to ``p_t`` and only the chunk runs.
     The chunk's first token is scored from the full pass's logits at ``p_t − 1``.  Equal to scoring
     each ``prefix + chunk`` from scratch; many small sequential passes (slower than ``packed``).
@@ -94,7 +96,7 @@ def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], c
         full = model(input_ids=run, use_cache=True, **{cache_arg: cache}).logits[0].float() / temperature
         scores = [0.0] * len(chunks)
         for t in range(len(chunks) - 1, -1, -1):
-            chunk, answer_at = chunks[t]
+            chunk, answer_at, answer_end = chunks[t]
             extra = cache.get_seq_length() - starts[t]
             if extra > 0:
                 cache.crop(-extra)  # a negative count removes that many tokens (transformers 4.x and 5.x alike)
@@ -102,7 +104,7 @@ def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], c
                            **{cache_arg: cache}).logits[0].float() / temperature
             rows = torch.cat([full[starts[t] - 1:starts[t]], logits[:-1]])  # row j predicts chunk[j]
             logp = torch.log_softmax(rows, dim=-1).gather(-1, torch.tensor(chunk, device=device).unsqueeze(-1)).squeeze(-1)
-            scores[t] = float(logp[answer_at:].mean())
+            scores[t] = float(logp[answer_at:answer_end].mean())
     return scores
 
 
@@ -131,12 +133,12 @@ def _probe_row(ids: Sequence[int], starts: Sequence[int], chunk: Sequence[int]) 
     return tokens, positions, chunks
 
 
-def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int]],
+def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int, int]],
                         token_budget: int = 65536, lock: Any = None, temperature: float = 1.0) -> list[list[float]]:
     """Every probe of many trajectories in a few batched forward passes (an in-process HF model).
 
-    ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + answer ids,
-    where the answer starts in the chunk).  Each trajectory becomes one row (:func:`_probe_row`)
+    ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + ids of answer
+    and tail, where the answer's ids start and end in the chunk).  Each trajectory becomes one row (:func:`_probe_row`)
     under a 4-D attention mask: prefix tokens attend causally, chunk t attends to the first
     ``p_t − 1`` prefix tokens and causally to itself, with position ids continuing from ``p_t − 1``,
     so chunk t sees exactly what ``prefix_t + chunk`` sees when scored from scratch.  Rows are
@@ -148,7 +150,7 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
     """
     import torch
 
-    rows = [_probe_row(ids, starts, chunk) for ids, starts, chunk, _ in items]
+    rows = [_probe_row(ids, starts, chunk) for ids, starts, chunk, _, _ in items]
     device = next(model.parameters()).device
     dtype = model.get_input_embeddings().weight.dtype
     keep_arg = _logits_to_keep_arg(model)
@@ -191,12 +193,12 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
         logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().tolist()
         for b, i in enumerate(batch):
             tokens, _, chunks = rows[i]
-            answer_at, step = items[i][3], len(items[i][2]) + 1
+            answer_at, answer_end = items[i][3], items[i][4]
             base = tail - len(tokens)  # row b's token column c sits at tail column c + base
             scores = []
             for col, _ in chunks:
                 # the chunk's token j (j >= 0) is at column col + 1 + j, predicted from tail column col + j + base
-                span = logp[b][col + base + answer_at:col + base + step - 1]
+                span = logp[b][col + base + answer_at:col + base + answer_end]
                 scores.append(sum(span) / len(span))
             out[i] = scores
     return out
@@ -244,10 +246,9 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
     items = []
     for traj in (t for g in groups for t in g):
         probe_requests([traj], renderer, probe_template)  # the same checks as the scratch path (tokens, an answer)
-        answer_ids = renderer.encode(probe_answer(traj) + tail)
-        if not answer_ids:
-            raise ValueError("the answer encodes to no tokens")
-        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + answer_ids, len(lead_ids)))
+        answer_ids, answer_len = answer_span_ids(renderer, probe_answer(traj), tail)
+        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + answer_ids, len(lead_ids),
+                      len(lead_ids) + answer_len))
     if method == "packed" and getattr(model.config, "_attn_implementation", "eager") not in ("sdpa", "eager"):
         method = "kv_cache"
     scores: list[list[float]] = [[] for _ in items]
@@ -257,8 +258,8 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
         for k, row in zip(todo, done):
             scores[k] = row
     for k in todo if method == "kv_cache" else []:
-        ids, starts, chunk, answer_at = items[k]
-        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at)] * len(starts), lock,
+        ids, starts, chunk, answer_at, answer_end = items[k]
+        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at, answer_end)] * len(starts), lock,
                                             temperature)
     return _regroup(groups, scores)
 
@@ -274,7 +275,7 @@ def _regroup(groups: Sequence[Sequence[Trajectory]], flat: list) -> list[list]:
 async def _scratch_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str) -> list[list[list[float]]]:
     requests = [probe_requests(g, policy.renderer, probe_template) for g in groups]
     flat = [r for rs in requests for r in rs]
-    scores = await policy.score_answers([p for p, _ in flat], [a for _, a in flat]) if flat else []
+    scores = await policy.score_answers([p for p, _, _ in flat], [a for _, a, _ in flat], tails=[t for *_, t in flat]) if flat else []
     rows, k = [], 0
     for traj in (t for g in groups for t in g):
         rows.append([float(s) for s in scores[k:k + len(traj.turns)]])
