@@ -126,6 +126,10 @@ def test_answer_scores_match_hf(policy, hf, sql_tasks):
     want = asyncio.run(hf.score_answers(prefixes, answers))
     assert all(abs(a - b) < 1e-3 for a, b in zip(got, want)), (got, want)
     assert got[0] != got[1]
+    tails = ['"}}</tool_call>', "\n"]  # context after the answer, not scored: the server agrees with HF
+    got = asyncio.run(policy.score_answers(prefixes, answers, tails=tails))
+    want = asyncio.run(hf.score_answers(prefixes, answers, tails=tails))
+    assert all(abs(a - b) < 1e-3 for a, b in zip(got, want)), (got, want)
 
 
 def test_context_exhaustion_ends_the_episode_with_length(server, tiny, sql_tasks):
