@@ -297,7 +297,7 @@ class HFPolicy:
     ) -> list[float]:
         """Mean log p_T(answer tokens | prefix) for each pair; batched forward passes of ``max_batch``.
 
-        ``tails[i]`` follows answer i unscored (:func:`agents.tokens.answer_span_ids`); ``temperature``
+        ``tails[i]`` follows answer i unscored (:func:`agents.tokens.answer_ids`); ``temperature``
         as in :meth:`forward_logprobs` (the answer probes of a run that samples at T).
         """
         tails = check_probe_pairs(prefixes, answers, tails)
@@ -305,9 +305,9 @@ class HFPolicy:
         scores: list[float] = []
         for i in range(0, len(probes), self.max_batch):
             chunk = probes[i:i + self.max_batch]
-            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _, _ in chunk], temperature=temperature)
-            for (_ids, start, end), lps in zip(chunk, rows):
-                answer_lps = lps[start - 1:end - 1]  # lps[i - 1] scores ids[i]
+            rows = await asyncio.to_thread(self.forward_logprobs, [ids for ids, _ in chunk], temperature=temperature)
+            for (_ids, start), lps in zip(chunk, rows):
+                answer_lps = lps[start - 1:]
                 scores.append(sum(answer_lps) / len(answer_lps))
         return scores
 

@@ -17,7 +17,7 @@ whose ``privileged`` attribute is true (the oracle); the rollout hands every oth
   :class:`agents.tokens.ContextExhausted` when a conversation leaves no room for one token.
 * ``score_answers(prefixes, answers, *, tails=None, temperature=1.0) -> list[float]``: mean log π_T(answer
   tokens | prefix ids), one per pair (the answer probes of information-gain credit); ``tails[i]``
-  follows answer i as context and is not scored (:func:`agents.tokens.answer_span_ids`); a backend that
+  follows answer i as context and is not scored (:func:`agents.tokens.answer_ids`); a backend that
   cannot score at T raises ``NotImplementedError`` (vLLM's prompt logprobs are always T = 1).
 * ``policy_version: int``: the weights version; 0 at load, bumped by the trainer after each weight
   sync.  Completions are stamped with the version current when their request was sent.

@@ -275,23 +275,23 @@ def load_renderer(model_dir, tool_role: str = "auto") -> ChatRenderer:
     return ChatRenderer(tokenizer, tool_role=tool_role, stop_ids=stops, vision=vision)
 
 
-def answer_span_ids(renderer: ChatRenderer, answer: str, tail: str = "") -> tuple[list[int], int]:
-    """The ids of ``answer + tail`` as the model would write them, and how many of them hold the answer:
-    every token with at least one of the answer's characters (a token that merges the answer's last
-    character with the tail's first counts as the answer's).  The tail (e.g. a tool call's closing
-    ``"}}</tool_call>``) is context that follows the answer, never scored."""
+def answer_ids(renderer: ChatRenderer, answer: str, tail: str = "") -> list[int]:
+    """The answer's ids as the model writes them when ``tail`` follows (e.g. a tool call's closing
+    ``"}}</tool_call>``): the ids of ``answer + tail`` that hold at least one of the answer's
+    characters (a token merging the answer's last character with the tail's first counts as the
+    answer's).  The tail itself is left out: under causal attention it changes none of their log-probs."""
     text = answer + tail
     ids = renderer.encode(text)
     if not answer or not ids:
         raise ValueError("the answer encodes to no tokens")
     if not tail:
-        return ids, len(ids)
+        return ids
     tokenizer = renderer.tokenizer
     if getattr(tokenizer, "is_fast", False):
         offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        return ids, sum(1 for start, _ in offsets if start < len(answer))
+        return ids[:sum(1 for start, _ in offsets if start < len(answer))]
     # a slow tokenizer has no offsets: the shortest run of ids whose text covers the answer
-    return ids, next(k for k in range(1, len(ids) + 1) if len(renderer.decode(ids[:k])) >= len(answer))
+    return ids[:next(k for k in range(1, len(ids) + 1) if len(renderer.decode(ids[:k])) >= len(answer))]
 
 
 def check_probe_pairs(prefixes: Sequence[Any], answers: Sequence[str], tails: Sequence[str] | None) -> list[str]:
@@ -301,11 +301,10 @@ def check_probe_pairs(prefixes: Sequence[Any], answers: Sequence[str], tails: Se
     return list(tails) if tails is not None else [""] * len(answers)
 
 
-def answer_probe_ids(renderer: ChatRenderer, prefix_ids: Sequence[int], answer: str, tail: str = "") -> tuple[list[int], int, int]:
-    """``prefix_ids`` + the ids of ``answer + tail``, and where the answer's ids start and end.
+def answer_probe_ids(renderer: ChatRenderer, prefix_ids: Sequence[int], answer: str, tail: str = "") -> tuple[list[int], int]:
+    """``prefix_ids`` + the answer's ids (:func:`answer_ids`, as written before ``tail``), and where the answer starts.
 
     The prefix normally ends with the generation prompt (e.g. :meth:`Trajectory.prefix_ids`), so
-    the answer is scored as the assistant's next words; ``tail`` follows it unscored.
+    the answer is scored as the assistant's next words.
     """
-    ids, answer_len = answer_span_ids(renderer, answer, tail)
-    return list(prefix_ids) + ids, len(prefix_ids), len(prefix_ids) + answer_len
+    return list(prefix_ids) + answer_ids(renderer, answer, tail), len(prefix_ids)

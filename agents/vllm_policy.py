@@ -172,9 +172,9 @@ class VLLMPolicy:
         return [float(rows[i][str(tok)]["logprob"]) for i, tok in enumerate(ids) if i >= 1]
 
     async def _score(self, prefix: Sequence[int], answer: str, tail: str) -> float:
-        ids, start, end = answer_probe_ids(self.renderer, prefix, answer, tail)
+        ids, start = answer_probe_ids(self.renderer, prefix, answer, tail)
         lps = await self.token_logprobs(ids)  # lps[i - 1] scores ids[i]
-        answer_lps = lps[start - 1:end - 1]
+        answer_lps = lps[start - 1:]
         return sum(answer_lps) / len(answer_lps)
 
     # -- HTTP -----------------------------------------------------------------------------

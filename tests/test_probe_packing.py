@@ -113,11 +113,11 @@ def test_probes_score_the_sampling_temperature(groups, policy):
         for traj in group:
             probes = [answer_probe_ids(policy.renderer, *request) for request in probe_requests([traj], policy.renderer)]
             row = []
-            for ids, start, end in probes:
+            for ids, start in probes:
                 with torch.no_grad():
                     logits = policy.model(input_ids=torch.tensor([ids])).logits[0, :-1] / 0.6
                 lp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
-                row.append(float(lp[start - 1:end - 1].mean()))
+                row.append(float(lp[start - 1:].mean()))
             rows.append(row)
         expected.append(rows)
     for method in ("packed", "kv_cache"):

@@ -193,25 +193,26 @@ def test_hf_answer_scores_are_mean_answer_logprobs_and_batch_invariant(hf, rende
     assert abs(single[0] - scores[1]) < 1e-4
 
 
-def test_answer_span_is_the_answer_tokens_of_answer_plus_tail(renderer):
-    """IGPO scores only the answer: the tail (a tool call's closing text) follows it as context.  A token
+def test_answer_ids_are_the_answer_tokens_of_answer_plus_tail(renderer):
+    """IGPO scores only the answer: the tail (a tool call's closing text) follows it, unscored.  A token
     that merges the answer's last character with the tail's first belongs to the answer."""
-    from agents.tokens import answer_probe_ids, answer_span_ids
+    from agents.tokens import answer_ids, answer_probe_ids
 
-    ids, n = answer_span_ids(renderer, "417", '"}}</tool_call>')
-    assert ids == renderer.encode('417"}}</tool_call>') and renderer.decode(ids[:n]) == "417" and n == len(renderer.encode("417"))
+    tail = '"}}</tool_call>'
+    got = answer_ids(renderer, "417", tail)
+    assert renderer.encode("417" + tail)[:len(got)] == got and renderer.decode(got) == "417"
     merged = renderer.encode("ab")
-    assert len(merged) == 1 and answer_span_ids(renderer, "a", "b") == (merged, 1)  # the tokenizer writes "ab" as one token
-    assert answer_span_ids(renderer, "417", "") == (renderer.encode("417"), 3)
-    assert answer_probe_ids(renderer, [5, 6], "417", ".") == ([5, 6, *renderer.encode("417.")], 2, 5)
+    assert len(merged) == 1 and answer_ids(renderer, "a", "b") == merged  # the tokenizer writes "ab" as one token
+    assert answer_ids(renderer, "417") == renderer.encode("417")
+    assert answer_probe_ids(renderer, [5, 6], "417", ".") == ([5, 6, *renderer.encode("417")], 2)
 
     class Slow:  # a tokenizer without offsets: the shortest run of ids whose text covers the answer
         tokenizer = type("T", (), {"is_fast": False})()
         encode, decode = renderer.encode, renderer.decode
 
-    assert answer_span_ids(Slow(), "Paris", '"}}') == answer_span_ids(renderer, "Paris", '"}}')
+    assert answer_ids(Slow(), "Paris", '"}}') == answer_ids(renderer, "Paris", '"}}') and answer_ids(Slow(), "a", "b") == merged
     with pytest.raises(ValueError, match="no tokens"):
-        answer_span_ids(renderer, "", ".")
+        answer_ids(renderer, "", ".")
 
 
 def test_hf_answer_scores_leave_the_tail_out_of_the_mean(hf, renderer):

@@ -7,10 +7,11 @@
   ground-truth answer (``reset_info["probe_answer"]`` or ``["answer"]``) when it follows the ids
   the policy saw before turn t (:meth:`Trajectory.prefix_ids`: the question alone for t = 0, then
   each tool result, ending with the generation prompt).  The answer is placed in
-  ``probe_template``: the text before ``{answer}`` joins the prefix, the text after it (e.g.
-  ``"}}</tool_call>``) follows the answer as context, and only the answer's tokens are scored
-  (:func:`agents.tokens.answer_span_ids`: the ids of ``answer + tail`` as the model writes them, the
-  tail's near-certain tokens left out of the mean).  On an in-process HF model all probes of all groups are packed into a few batched
+  ``probe_template``: the text before ``{answer}`` joins the prefix; only the answer's tokens are
+  scored, as the model writes them inside the template (:func:`agents.tokens.answer_ids`: the ids of
+  ``answer + tail`` that hold the answer; the tail, e.g. ``"}}</tool_call>``, comes after them, so
+  under causal attention it changes none of their log-probs and its near-certain tokens stay out of
+  the mean).  On an in-process HF model all probes of all groups are packed into a few batched
   forward passes (each trajectory once, up to its last turn, with every turn's answer chunk
   appended under a 4-D attention mask); a server's policy gets them all in one ``score_answers``
   call (vLLM prompt logprobs).  Every method equals scoring each ``prefix + answer`` from scratch.
@@ -28,7 +29,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from agents.tokens import answer_span_ids
+from agents.tokens import answer_ids
 from trainers.credit.base import SIGNALS, Signals
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def probe_answer(traj: Trajectory) -> str:
 
 
 def probe_requests(group: Sequence[Trajectory], renderer: Any, probe_template: str = "{answer}") -> list[tuple[list[int], str, str]]:
-    """(prefix ids, answer text, tail text) for every turn t = 0 .. T−1 of every trajectory, in order."""
+    """(prefix ids, answer text, the template's tail after it) for every turn t = 0 .. T−1 of every trajectory, in order."""
     if "{answer}" not in probe_template:
         raise ValueError(f"probe_template must contain '{{answer}}', got {probe_template!r}")
     lead, tail = probe_template.split("{answer}", 1)
@@ -75,12 +76,12 @@ def _forward_params(model: Any) -> Any:
     return inspect.signature(base.forward).parameters
 
 
-def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int, int]],
+def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], chunks: Sequence[tuple[list[int], int]],
                         lock: Any = None, temperature: float = 1.0) -> list[float]:
     """Probes of one trajectory from one forward pass and its KV cache (an in-process HF model).
 
-    ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead, the answer
-    and the template's tail; where the answer's ids start and end in them).  The trajectory up to the last turn's start runs
+    ``chunks[t]`` = (ids that follow the first ``p_t = starts[t]`` ids: the template lead then the
+    answer, and where the answer starts in them).  The trajectory up to the last turn's start runs
     once; for t from the last turn down, the cache is cut back to ``p_t`` and only the chunk runs.
     The chunk's first token is scored from the full pass's logits at ``p_t − 1``.  Equal to scoring
     each ``prefix + chunk`` from scratch; many small sequential passes (slower than ``packed``).
@@ -96,7 +97,7 @@ def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], c
         full = model(input_ids=run, use_cache=True, **{cache_arg: cache}).logits[0].float() / temperature
         scores = [0.0] * len(chunks)
         for t in range(len(chunks) - 1, -1, -1):
-            chunk, answer_at, answer_end = chunks[t]
+            chunk, answer_at = chunks[t]
             extra = cache.get_seq_length() - starts[t]
             if extra > 0:
                 cache.crop(-extra)  # a negative count removes that many tokens (transformers 4.x and 5.x alike)
@@ -104,7 +105,7 @@ def cached_probe_scores(model: Any, ids: Sequence[int], starts: Sequence[int], c
                            **{cache_arg: cache}).logits[0].float() / temperature
             rows = torch.cat([full[starts[t] - 1:starts[t]], logits[:-1]])  # row j predicts chunk[j]
             logp = torch.log_softmax(rows, dim=-1).gather(-1, torch.tensor(chunk, device=device).unsqueeze(-1)).squeeze(-1)
-            scores[t] = float(logp[answer_at:answer_end].mean())
+            scores[t] = float(logp[answer_at:].mean())
     return scores
 
 
@@ -133,12 +134,12 @@ def _probe_row(ids: Sequence[int], starts: Sequence[int], chunk: Sequence[int]) 
     return tokens, positions, chunks
 
 
-def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int, int]],
+def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequence[int], Sequence[int], int]],
                         token_budget: int = 65536, lock: Any = None, temperature: float = 1.0) -> list[list[float]]:
     """Every probe of many trajectories in a few batched forward passes (an in-process HF model).
 
-    ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + ids of answer
-    and tail, where the answer's ids start and end in the chunk).  Each trajectory becomes one row (:func:`_probe_row`)
+    ``items[i]`` = (trajectory ids, start ``p_t`` of each turn, chunk = template lead + answer ids,
+    where the answer starts in the chunk).  Each trajectory becomes one row (:func:`_probe_row`)
     under a 4-D attention mask: prefix tokens attend causally, chunk t attends to the first
     ``p_t − 1`` prefix tokens and causally to itself, with position ids continuing from ``p_t − 1``,
     so chunk t sees exactly what ``prefix_t + chunk`` sees when scored from scratch.  Rows are
@@ -150,7 +151,7 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
     """
     import torch
 
-    rows = [_probe_row(ids, starts, chunk) for ids, starts, chunk, _, _ in items]
+    rows = [_probe_row(ids, starts, chunk) for ids, starts, chunk, _ in items]
     device = next(model.parameters()).device
     dtype = model.get_input_embeddings().weight.dtype
     keep_arg = _logits_to_keep_arg(model)
@@ -193,12 +194,12 @@ def packed_probe_scores(model: Any, items: Sequence[tuple[Sequence[int], Sequenc
         logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu().tolist()
         for b, i in enumerate(batch):
             tokens, _, chunks = rows[i]
-            answer_at, answer_end = items[i][3], items[i][4]
+            answer_at, step = items[i][3], len(items[i][2]) + 1
             base = tail - len(tokens)  # row b's token column c sits at tail column c + base
             scores = []
             for col, _ in chunks:
                 # the chunk's token j (j >= 0) is at column col + 1 + j, predicted from tail column col + j + base
-                span = logp[b][col + base + answer_at:col + base + answer_end]
+                span = logp[b][col + base + answer_at:col + base + step - 1]
                 scores.append(sum(span) / len(span))
             out[i] = scores
     return out
@@ -246,9 +247,8 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
     items = []
     for traj in (t for g in groups for t in g):
         probe_requests([traj], renderer, probe_template)  # the same checks as the scratch path (tokens, an answer)
-        answer_ids, answer_len = answer_span_ids(renderer, probe_answer(traj), tail)
-        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + answer_ids, len(lead_ids),
-                      len(lead_ids) + answer_len))
+        items.append((traj.token_ids(), [s for s, _ in traj.turn_spans()], lead_ids + answer_ids(renderer, probe_answer(traj), tail),
+                      len(lead_ids)))
     if method == "packed" and getattr(model.config, "_attn_implementation", "eager") not in ("sdpa", "eager"):
         method = "kv_cache"
     scores: list[list[float]] = [[] for _ in items]
@@ -258,8 +258,8 @@ async def answer_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, pro
         for k, row in zip(todo, done):
             scores[k] = row
     for k in todo if method == "kv_cache" else []:
-        ids, starts, chunk, answer_at, answer_end = items[k]
-        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at, answer_end)] * len(starts), lock,
+        ids, starts, chunk, answer_at = items[k]
+        scores[k] = await asyncio.to_thread(cached_probe_scores, model, ids, starts, [(chunk, answer_at)] * len(starts), lock,
                                             temperature)
     return _regroup(groups, scores)
 
