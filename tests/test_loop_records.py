@@ -36,8 +36,8 @@ class RecordingPolicy:
     def __init__(self, inner):
         self.renderer, self.policy_version, self.asked = inner.renderer, 0, []
 
-    async def score_answers(self, prefixes, answers):
-        self.asked += list(zip(prefixes, answers))
+    async def score_answers(self, prefixes, answers, tails=None):
+        self.asked += list(zip(prefixes, answers, tails or [""] * len(answers)))
         return [-1.0] * len(answers)
 
 
@@ -57,8 +57,8 @@ def test_igpo_probe_template_reaches_the_answer_probes(tiny_model, tmp_path):
     k = 0
     for t in trajs:
         for turn in range(len(t.turns)):
-            prefix, answer = recorder.asked[k]
-            assert answer == f"{t.reset_info['answer']}."  # the template's tail follows the answer
+            prefix, answer, tail = recorder.asked[k]
+            assert answer == t.reset_info["answer"] and tail == "."  # the template's tail follows the answer, unscored
             assert list(prefix) == t.prefix_ids(turn) + lead  # and its lead ends the prefix
             k += 1
     assert [s.answer_logprobs for s in signals] == [[[-1.0] * len(t.turns) for t in g] for g in groups]

@@ -91,6 +91,23 @@ def test_turn_entropies_are_means_over_each_turns_sampled_tokens(hf):
     assert all(0 < h <= math.log(learner.model.config.vocab_size) + 1e-4 for h in sig.entropy[0])
 
 
+def test_a_policy_without_tails_still_scores_templates_without_a_tail(hf):
+    """Policies written before score_answers took tails= get none when the template has no tail; a
+    template with a tail needs tails= (the tail must not be scored)."""
+
+    class OldPolicy:
+        renderer, policy_version = hf.renderer, 0
+
+        async def score_answers(self, prefixes, answers):
+            return [-2.0] * len(answers)
+
+    traj = token_traj([[60, 61], [62]], 1.0)
+    sig = compute_signals({"answer_probe"}, [traj], policy=OldPolicy(), probe_method="scratch")
+    assert sig.answer_logprobs == [[-2.0, -2.0]]
+    with pytest.raises(TypeError, match="tails"):
+        compute_signals({"answer_probe"}, [traj], policy=OldPolicy(), probe_method="scratch", probe_template="{answer}.")
+
+
 def test_missing_inputs_fail_fast_naming_what_is_missing():
     traj = token_traj([[60]], 1.0)
     with pytest.raises(ValueError, match="score_answers"):

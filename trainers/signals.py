@@ -275,7 +275,9 @@ def _regroup(groups: Sequence[Sequence[Trajectory]], flat: list) -> list[list]:
 async def _scratch_probes(groups: Sequence[Sequence[Trajectory]], policy: Any, probe_template: str) -> list[list[list[float]]]:
     requests = [probe_requests(g, policy.renderer, probe_template) for g in groups]
     flat = [r for rs in requests for r in rs]
-    scores = await policy.score_answers([p for p, _, _ in flat], [a for _, a, _ in flat], tails=[t for *_, t in flat]) if flat else []
+    tails = [t for *_, t in flat]
+    extra = {"tails": tails} if any(tails) else {}  # a policy written before tails= still scores tail-less templates
+    scores = await policy.score_answers([p for p, _, _ in flat], [a for _, a, _ in flat], **extra) if flat else []
     rows, k = [], 0
     for traj in (t for g in groups for t in g):
         rows.append([float(s) for s in scores[k:k + len(traj.turns)]])
