@@ -71,7 +71,9 @@ def test_two_ranks_match_the_single_process_learner_after_two_updates(tiny_model
     for update in range(2):  # two updates on one batch: the second reuses π_old from the first
         m1 = one.step(b1, LOSS, micro_batch=1)
         m2 = ranks.step(b2, LOSS, micro_batch=1)
-        assert m2["loss"] == _close(m1["loss"])
+        # the loss sums its token terms in another order on two ranks; after one update that reached 6e-6
+        # relative on a fresh install (torch 2.13, transformers 5.25), while the parameters still agree within 1e-5
+        assert m2["loss"] == pytest.approx(m1["loss"], rel=1e-5, abs=TOL), (update, m2["loss"], m1["loss"])
         for key in ("ratio_mean", "approx_kl", "entropy", "kl_ref", "grad_norm", "clip_frac_high"):
             assert m2[key] == pytest.approx(m1[key], rel=1e-4, abs=TOL), key
         assert (m2["tokens"], m2["seq_tokens"], m2["lr"]) == (m1["tokens"], m1["seq_tokens"], m1["lr"])
