@@ -279,7 +279,8 @@ def test_two_vllm_servers_as_actors_serve_take_a_shared_dir_push_and_stop(tiny_m
     cfg = validate_config({**BASE, "model": str(tiny_model), "max_turns": 2,
                            "sampling": {"temperature": 1.0, "max_tokens": 16},
                            "cluster": {"address": "auto", "workers": 1, "concurrency": 2, "cpus_per_worker": 0.5,
-                                       "resources": {"rollout": 1.0}, "start_timeout": 120},
+                                       # a bound, not a timing: the worker starts beside two vLLM servers, >120 s on a loaded 2-core machine
+                                       "resources": {"rollout": 1.0}, "start_timeout": 600},
                            "inference": {"replicas": 2, "start_timeout": 900}, "sync": {"shared_dir": str(shared), "timeout": 120}})
     sampling = SamplingParams(temperature=1.0, max_tokens=16)
     tasks = make("Lookup-v0", split="train").tasks.ids("train")[:2]
