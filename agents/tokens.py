@@ -281,17 +281,17 @@ def answer_ids(renderer: ChatRenderer, answer: str, tail: str = "") -> list[int]
     characters (a token merging the answer's last character with the tail's first counts as the
     answer's).  The tail itself is left out: under causal attention it changes none of their log-probs."""
     text = answer + tail
-    ids = renderer.encode(text)
-    if not answer or not ids:
+    if tail and getattr(renderer.tokenizer, "is_fast", False):  # one pass gives the ids and where each starts
+        encoded = renderer.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(encoded["input_ids"])
+        count = sum(1 for start, _ in encoded["offset_mapping"] if start < len(answer))
+    else:
+        ids = renderer.encode(text)
+        # a slow tokenizer has no offsets: the shortest run of ids whose text covers the answer
+        count = next((k for k in range(1, len(ids) + 1) if len(renderer.decode(ids[:k])) >= len(answer)), 0) if tail else len(ids)
+    if not answer or not count:
         raise ValueError("the answer encodes to no tokens")
-    if not tail:
-        return ids
-    tokenizer = renderer.tokenizer
-    if getattr(tokenizer, "is_fast", False):
-        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        return ids[:sum(1 for start, _ in offsets if start < len(answer))]
-    # a slow tokenizer has no offsets: the shortest run of ids whose text covers the answer
-    return ids[:next(k for k in range(1, len(ids) + 1) if len(renderer.decode(ids[:k])) >= len(answer))]
+    return ids[:count]
 
 
 def check_probe_pairs(prefixes: Sequence[Any], answers: Sequence[str], tails: Sequence[str] | None) -> list[str]:

@@ -255,27 +255,21 @@ def build_report(results: dict[str, list[dict[str, Any]]], sft_success: dict[int
         m["reached_target"] = sum(not s["censored"] for s in per_seed.values()) if goal is not None else None
         aucs = [s["auc"] for s in per_seed.values() if s["auc"] is not None]
         m["auc_mean"] = statistics.fmean(aucs) if aucs else None
+    def against(runs: list[dict[str, Any]], reference: dict[int, float | None]) -> dict[str, Any]:
+        """Per-seed differences of final held-out success from ``reference`` (by seed) and their summary."""
+        diffs = paired_differences({_seed_of(r, i): r["test_success"] for i, r in enumerate(runs)}, reference)
+        return {"diffs": {str(s): d for s, d in diffs.items()}, **paired_summary(list(diffs.values()), resamples=resamples, seed=ci_seed)}
+
     paired = {}
     if baseline in results:
         base = {_seed_of(r, i): r["test_success"] for i, r in enumerate(results[baseline])}
-        for method, runs in results.items():
-            if method == baseline:
-                continue
-            diffs = paired_differences({_seed_of(r, i): r["test_success"] for i, r in enumerate(runs)}, base)
-            paired[method] = {"diffs": {str(s): d for s, d in diffs.items()},
-                              **paired_summary(list(diffs.values()), resamples=resamples, seed=ci_seed)}
+        paired = {method: against(runs, base) for method, runs in results.items() if method != baseline}
         tested = [m for m in paired if paired[m]["p"] is not None]
         for m, p in zip(tested, holm([paired[m]["p"] for m in tested])):
             paired[m]["p_holm"] = p
     # What RL added to its warm start: each run against the SFT model it started from (same seed).
     starts = {int(s): v for s, v in sft_success.items() if v is not None}
-    over_sft = {}
-    for method, runs in results.items():
-        if not starts:
-            break
-        diffs = paired_differences({_seed_of(r, i): r["test_success"] for i, r in enumerate(runs)}, starts)
-        over_sft[method] = {"diffs": {str(s): d for s, d in diffs.items()},
-                            **paired_summary(list(diffs.values()), resamples=resamples, seed=ci_seed)}
+    over_sft = {method: against(runs, starts) for method, runs in results.items()} if starts else {}
     return {"baseline": baseline, "baseline_final_val": baseline_final, "target": goal,
             "target_source": "given" if target is not None else f"{baseline}'s final mean val success",
             "bootstrap_resamples": resamples, "sft_test_success": sft_success, "methods": methods, "paired": paired,

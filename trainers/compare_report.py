@@ -55,14 +55,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _difference_row(name: str, p: dict[str, Any]) -> list[str]:
+    """method, Δ per seed, mean Δ, 95 % CI, p: one paired comparison (``trainers.compare.build_report``'s)."""
+    return [name, ", ".join(f"{s}: {_pp(d)}" for s, d in p["diffs"].items()) or "n/a", _pp(p["mean"]),
+            "n/a" if p["ci_low"] is None else f"[{_pp(p['ci_low'])}, {_pp(p['ci_high'])}]", _num(p["p"])]
+
+
 def paired_lines(report: dict[str, Any]) -> list[str]:
     paired = report.get("paired") or {}
     if not paired:
         return []
     n = max((p["n"] for p in paired.values()), default=0)
-    rows = [[name, ", ".join(f"{s}: {_pp(d)}" for s, d in p["diffs"].items()) or "n/a", _pp(p["mean"]),
-             "n/a" if p["ci_low"] is None else f"[{_pp(p['ci_low'])}, {_pp(p['ci_high'])}]",
-             _num(p["p"]), _num(p.get("p_holm"))] for name, p in paired.items()]
+    rows = [[*_difference_row(name, p), _num(p.get("p_holm"))] for name, p in paired.items()]
     return ["", f"## Paired against {report['baseline']}: final held-out {report.get('test_split', 'test')} success",
             "", f"Per seed: method − {report['baseline']} in points; mean with a percentile bootstrap 95 % CI "
             f"({report.get('bootstrap_resamples', 10000)} seeded resamples); p: exact two-sided sign-flip permutation test "
@@ -75,9 +79,7 @@ def over_sft_lines(report: dict[str, Any]) -> list[str]:
     over = report.get("over_sft") or {}
     if not over:
         return []
-    rows = [[name, ", ".join(f"{s}: {_pp(d)}" for s, d in p["diffs"].items()) or "n/a", _pp(p["mean"]),
-             "n/a" if p["ci_low"] is None else f"[{_pp(p['ci_low'])}, {_pp(p['ci_high'])}]", _num(p["p"])]
-            for name, p in over.items()]
+    rows = [_difference_row(name, p) for name, p in over.items()]
     return ["", f"## Against the SFT warm start: final held-out {report.get('test_split', 'test')} success", "",
             "Per seed: the method's run − the SFT model it started from, in points; CI and p as above (not Holm-adjusted).", ""] + \
         _table(["method", "Δ per seed (points)", "mean Δ", "95 % CI", "p"], rows)
